@@ -132,10 +132,11 @@ func (c *Collection) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// UnmarshalJSON reads the collection model; unknown keys are ignored.
+// UnmarshalJSON reads the collection model on top of c's current values
+// (so a PATCH body changes only the keys it has); unknown keys are ignored.
 func (c *Collection) UnmarshalJSON(b []byte) error {
 	type plain Collection
-	var p plain
+	p := plain(*c)
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err
 	}
