@@ -135,8 +135,12 @@ loop:
 				}
 				continue
 			}
-			if tt == html.StartTagToken && excerptSkip[string(name)] && !excerptVoid[string(name)] {
-				skipTag, skipDepth = string(name), 1
+			if excerptSkip[string(name)] {
+				// Skipped elements vanish without separating words.
+				if tt == html.StartTagToken && !excerptVoid[string(name)] {
+					skipTag, skipDepth = string(name), 1
+				}
+				continue
 			}
 			if !excerptInline[string(name)] {
 				w.brk()
@@ -148,6 +152,9 @@ loop:
 					skipDepth--
 				}
 				continue
+			}
+			if excerptSkip[string(name)] {
+				continue // a stray end tag of a skipped (e.g. void) element
 			}
 			if !excerptInline[string(name)] {
 				w.brk()

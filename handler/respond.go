@@ -190,28 +190,36 @@ type errorEnvelope struct {
 // method and path. A nil logger means slog.Default().
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	e := base.AsError(err)
-	if e.Status >= 500 {
+	env := envelopeOf(e)
+	if env.Status >= 500 {
 		if logger == nil {
 			logger = slog.Default()
 		}
 		ctx := context.Background()
-		attrs := []slog.Attr{slog.Int("status", e.Status)}
+		attrs := make([]slog.Attr, 0, 6)
+		attrs = append(attrs, slog.Int("status", env.Status))
 		if r != nil {
 			ctx = r.Context()
 			attrs = append(attrs, slog.String("method", r.Method), slog.String("path", r.URL.Path))
-			if id := requestID(r.Context()); id != "" {
+			if id := requestID(ctx); id != "" {
 				attrs = append(attrs, slog.String("requestId", id))
 			}
 		}
 		attrs = append(attrs, slog.Any("error", err))
+		if len(e.Data) > 0 {
+			attrs = append(attrs, slog.Any("data", e.Data))
+		}
 		logger.LogAttrs(ctx, slog.LevelError, "request failed", attrs...)
 	}
-	writeErrorBody(w, e)
+	writeEnvelope(w, env)
 }
 
-// writeErrorBody writes the envelope of e; it never fails.
+// writeErrorBody writes the envelope of e without logging; it never fails.
 func writeErrorBody(w http.ResponseWriter, e *base.Error) {
-	env := envelopeOf(e)
+	writeEnvelope(w, envelopeOf(e))
+}
+
+func writeEnvelope(w http.ResponseWriter, env errorEnvelope) {
 	b, err := encodeJSON(env)
 	if err != nil {
 		// Data held something unencodable (a FieldError param): drop it.
