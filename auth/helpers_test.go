@@ -36,9 +36,11 @@ var keyCache sync.Map
 
 func newSigner(tb testing.TB, kid string, method jwt.SigningMethod) signer {
 	tb.Helper()
-	cacheKey := kid + "/" + method.Alg()
+	cacheKey := kid + "/" + family(method.Alg())
 	if k, ok := keyCache.Load(cacheKey); ok {
-		return k.(signer)
+		s := k.(signer)
+		s.method = method
+		return s
 	}
 	var key crypto.Signer
 	var err error
@@ -59,9 +61,19 @@ func newSigner(tb testing.TB, kid string, method jwt.SigningMethod) signer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := signer{kid: kid, method: method, key: key}
-	keyCache.Store(cacheKey, s)
+	stored, _ := keyCache.LoadOrStore(cacheKey, signer{kid: kid, method: method, key: key})
+	s := stored.(signer)
+	s.method = method
 	return s
+}
+
+// family names the key type an algorithm needs.
+func family(alg string) string {
+	switch alg[:2] {
+	case "RS", "PS":
+		return "RSA"
+	}
+	return alg
 }
 
 // mint signs claims with s, setting the kid header when s.kid is not empty.
@@ -194,3 +206,17 @@ func (f failTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // srvlessClient returns an HTTP client that must never be used.
 func srvlessClient(tb testing.TB) *http.Client { return &http.Client{Transport: failTransport{tb}} }
+
+// jwkFor returns the public JWK of s as a JSON object.
+func jwkFor(tb testing.TB, s signer) map[string]any {
+	tb.Helper()
+	j, err := jwkset.NewJWKFromKey(s.public(), jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: s.kid}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(jsonBody(tb, j.Marshal()), &m); err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
