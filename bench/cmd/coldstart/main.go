@@ -28,6 +28,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hanzoai/base/bench/internal/machine"
 )
 
 func main() {
@@ -48,12 +50,15 @@ type Config struct {
 	Timeout time.Duration // per run, exec to 200
 	Grace   time.Duration // SIGTERM to SIGKILL
 	Log     string        // file to append the server's output to; "" = discard
+	Quiet   float64       // first wait until other processes use less than this share of CPU
+	Wait    time.Duration // but no longer than this
 }
 
 // Result is the outcome of a measurement. Times are in milliseconds.
 type Result struct {
 	Command   []string  `json:"command"`
 	URL       string    `json:"url"`
+	OtherCPU  float64   `json:"otherCPUBefore"` // share of CPU other work used just before the runs
 	N         int       `json:"n"`
 	Discarded []float64 `json:"discardedMs,omitempty"`
 	Samples   []float64 `json:"samplesMs"`
@@ -78,6 +83,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-run limit from exec to 200")
 	fs.DurationVar(&cfg.Grace, "grace", 5*time.Second, "time between SIGTERM and SIGKILL")
 	fs.StringVar(&cfg.Log, "log", "", "append the server's stdout/stderr to this file")
+	fs.Float64Var(&cfg.Quiet, "quiet", 0.10, "first wait until other processes use less than this share of the machine's CPU (0 = don't wait)")
+	fs.DurationVar(&cfg.Wait, "quiet-wait", 5*time.Minute, "longest wait for a quiet machine")
 	fs.StringVar(&jsonOut, "json", "", "also write the result as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -119,6 +126,13 @@ func Measure(ctx context.Context, cfg Config) (*Result, error) {
 		logw = f
 	}
 	res := &Result{Command: cfg.Command, URL: cfg.URL, N: cfg.N}
+	if cfg.Quiet > 0 {
+		other, err := machine.WaitQuiet(ctx, 0, cfg.Quiet, cfg.Wait, os.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		res.OtherCPU = other
+	}
 	for i := range cfg.Discard + cfg.N {
 		d, err := once(ctx, cfg, logw)
 		if err != nil {

@@ -29,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hanzoai/base/bench/internal/machine"
 )
 
 func main() {
@@ -58,6 +60,8 @@ type Config struct {
 	Label     string        // free-form name of the target, copied to the report
 	Seed      int64         // random seed for the generated data and request mix
 	Timeout   time.Duration // per-request timeout
+	Quiet     float64       // wait until other processes use less than this share of CPU
+	QuietWait time.Duration // but no longer than this per scenario
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -80,6 +84,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&cfg.Label, "label", "", "name of the target, copied into the report")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "random seed")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
+	fs.Float64Var(&cfg.Quiet, "quiet", 0.10, "before each scenario wait until other processes use less than this share of the machine's CPU (0 = don't wait)")
+	fs.DurationVar(&cfg.QuietWait, "quiet-wait", 5*time.Minute, "longest wait for a quiet machine per scenario")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,7 +105,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("-clients, -duration, -pages and -batch must be positive")
 	}
 
-	rep, err := Run(ctx, cfg, stdout)
+	rep, err := Run(ctx, cfg, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -129,14 +135,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	c := newClient(cfg)
 	rep := &Report{
-		Label:    cfg.Label,
-		URL:      cfg.URL,
-		Prefix:   cfg.Prefix,
-		Started:  time.Now().UTC(),
-		Clients:  cfg.Clients,
-		Duration: Duration{cfg.Duration},
-		Warmup:   Duration{cfg.Warmup},
-		Pages:    cfg.Pages,
+		Label:      cfg.Label,
+		URL:        cfg.URL,
+		Prefix:     cfg.Prefix,
+		Started:    time.Now().UTC(),
+		Clients:    cfg.Clients,
+		Duration:   Duration{cfg.Duration},
+		Warmup:     Duration{cfg.Warmup},
+		Pages:      cfg.Pages,
+		QuietLimit: cfg.Quiet,
 	}
 
 	var sampler *RSSSampler
@@ -183,6 +190,11 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		if name == "create" || name == "update" {
 			want = nil
 		}
+		if cfg.Quiet > 0 {
+			if _, err := machine.WaitQuiet(ctx, cfg.PID, cfg.Quiet, cfg.QuietWait, log); err != nil {
+				return nil, err
+			}
+		}
 		if sampler != nil {
 			sampler.Mark()
 		}
@@ -195,8 +207,8 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 		if sampler != nil {
 			res.PeakRSSKB = sampler.PeakSinceMark()
 		}
-		fmt.Fprintf(log, "%-8s %8d req %7.0f req/s  p99 %s  errors %d\n",
-			res.Name, res.Requests, res.RPS, fmtMS(res.P99MS), res.Errors)
+		fmt.Fprintf(log, "%-8s %8d req %7.0f req/s  p99 %s  errors %d  other CPU %.0f%%\n",
+			res.Name, res.Requests, res.RPS, fmtMS(res.P99MS), res.Errors, 100*res.CPU.Other)
 		rep.Scenarios = append(rep.Scenarios, res)
 	}
 	if sampler != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hanzoai/base/bench/internal/machine"
 )
 
 // Duration is a time.Duration that marshals as its string form ("15s").
@@ -29,42 +31,46 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // Report is the result of one loadgen run.
 type Report struct {
-	Label     string           `json:"label,omitempty"`
-	URL       string           `json:"url"`
-	Prefix    string           `json:"prefix"`
-	Started   time.Time        `json:"started"`
-	Finished  time.Time        `json:"finished"`
-	Clients   int              `json:"clients"`
-	Duration  Duration         `json:"duration"`
-	Warmup    Duration         `json:"warmup"`
-	Pages     int              `json:"pages"`
-	Records   int              `json:"records"`
-	Setup     *SetupSummary    `json:"setup,omitempty"`
-	Scenarios []ScenarioResult `json:"scenarios"`
-	PeakRSSKB int64            `json:"peakRSSKB,omitempty"` // max sampled VmRSS over the whole run
-	VmHWMKB   int64            `json:"vmHWMKB,omitempty"`   // the kernel's peak RSS since the server started
+	Label    string    `json:"label,omitempty"`
+	URL      string    `json:"url"`
+	Prefix   string    `json:"prefix"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Clients  int       `json:"clients"`
+	Duration Duration  `json:"duration"`
+	Warmup   Duration  `json:"warmup"`
+	Pages    int       `json:"pages"`
+	// QuietLimit is the share of CPU other processes may use for a window
+	// to count as clean; each scenario waited for it before starting.
+	QuietLimit float64          `json:"quietLimit"`
+	Records    int              `json:"records"`
+	Setup      *SetupSummary    `json:"setup,omitempty"`
+	Scenarios  []ScenarioResult `json:"scenarios"`
+	PeakRSSKB  int64            `json:"peakRSSKB,omitempty"` // max sampled VmRSS over the whole run
+	VmHWMKB    int64            `json:"vmHWMKB,omitempty"`   // the kernel's peak RSS since the server started
 }
 
 // ScenarioResult is the outcome of one scenario. Latencies are in
 // milliseconds and cover every measured request, failed ones included.
 type ScenarioResult struct {
-	Name            string   `json:"name"`
-	Verified        bool     `json:"verified"`              // one checked request answered as the protocol says
-	VerifyError     string   `json:"verifyError,omitempty"` // why it did not
-	Clients         int      `json:"clients"`
-	Seconds         float64  `json:"seconds"`
-	Requests        int      `json:"requests"`
-	Errors          int      `json:"errors"`
-	Non2xx          int      `json:"non2xx"`
-	TransportErrors int      `json:"transportErrors"`
-	ErrorSamples    []string `json:"errorSamples,omitempty"`
-	RPS             float64  `json:"rps"`
-	MeanMS          float64  `json:"meanMs"`
-	P50MS           float64  `json:"p50Ms"`
-	P90MS           float64  `json:"p90Ms"`
-	P99MS           float64  `json:"p99Ms"`
-	MaxMS           float64  `json:"maxMs"`
-	PeakRSSKB       int64    `json:"peakRSSKB,omitempty"`
+	Name            string           `json:"name"`
+	Verified        bool             `json:"verified"`              // one checked request answered as the protocol says
+	VerifyError     string           `json:"verifyError,omitempty"` // why it did not
+	Clients         int              `json:"clients"`
+	Seconds         float64          `json:"seconds"`
+	Requests        int              `json:"requests"`
+	Errors          int              `json:"errors"`
+	Non2xx          int              `json:"non2xx"`
+	TransportErrors int              `json:"transportErrors"`
+	ErrorSamples    []string         `json:"errorSamples,omitempty"`
+	RPS             float64          `json:"rps"`
+	MeanMS          float64          `json:"meanMs"`
+	P50MS           float64          `json:"p50Ms"`
+	P90MS           float64          `json:"p90Ms"`
+	P99MS           float64          `json:"p99Ms"`
+	MaxMS           float64          `json:"maxMs"`
+	PeakRSSKB       int64            `json:"peakRSSKB,omitempty"`
+	CPU             machine.CPUShare `json:"cpu"` // how the machine's CPU was spent in the measured window
 }
 
 // setLatencies fills the count, rate and latency fields from the samples
@@ -130,10 +136,11 @@ func (rep *Report) WriteText(w io.Writer) error {
 			s.Authors, s.Posts, s.Method, s.Seconds, s.ListMatches, s.ExpandMatches)
 	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp90\tp99\tmax\tpeak RSS\t")
+	fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp90\tp99\tmax\tpeak RSS\tCPU srv/gen/other\t")
 	for _, s := range rep.Scenarios {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n",
-			s.Name, s.Requests, s.Errors, s.RPS, fmtMS(s.P50MS), fmtMS(s.P90MS), fmtMS(s.P99MS), fmtMS(s.MaxMS), fmtKB(s.PeakRSSKB))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.0f/%.0f/%.0f%%\t\n",
+			s.Name, s.Requests, s.Errors, s.RPS, fmtMS(s.P50MS), fmtMS(s.P90MS), fmtMS(s.P99MS), fmtMS(s.MaxMS), fmtKB(s.PeakRSSKB),
+			100*s.CPU.Server, 100*s.CPU.Loadgen, 100*s.CPU.Other)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -142,6 +149,9 @@ func (rep *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "server memory: peak sampled VmRSS %s, VmHWM %s\n", fmtKB(rep.PeakRSSKB), fmtKB(rep.VmHWMKB))
 	}
 	for _, s := range rep.Scenarios {
+		if s.CPU.Other > rep.QuietLimit && rep.QuietLimit > 0 {
+			fmt.Fprintf(&b, "NOISY (%s): other processes used %.0f%% of the machine's CPU during the window\n", s.Name, 100*s.CPU.Other)
+		}
 		if !s.Verified {
 			fmt.Fprintf(&b, "WRONG ANSWER (%s): %s\n", s.Name, s.VerifyError)
 		}

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/hanzoai/base/bench/internal/machine"
 )
 
 // Scenario is one request shape. Next builds the i-th request of a client.
@@ -82,6 +84,14 @@ func RunScenario(ctx context.Context, c *client, sc Scenario, d *Dataset, cfg Co
 
 	measureFrom := time.Now().Add(cfg.Warmup)
 	deadline := measureFrom.Add(cfg.Duration)
+	// CPU accounting covers the measured window only.
+	var cpuStart machine.Snapshot
+	var cpuErr error
+	cpuStarted := make(chan struct{})
+	time.AfterFunc(time.Until(measureFrom), func() {
+		cpuStart, cpuErr = machine.Read(cfg.PID)
+		close(cpuStarted)
+	})
 	var wg sync.WaitGroup
 	for i := range cfg.Clients {
 		wg.Add(1)
@@ -122,11 +132,16 @@ func RunScenario(ctx context.Context, c *client, sc Scenario, d *Dataset, cfg Co
 	}
 	wg.Wait()
 	elapsed := time.Since(measureFrom)
+	<-cpuStarted
+	cpuEnd, err := machine.Read(cfg.PID)
 	if elapsed < cfg.Duration {
 		elapsed = cfg.Duration
 	}
 
 	out := ScenarioResult{Name: sc.Name, Clients: cfg.Clients}
+	if cpuErr == nil && err == nil {
+		out.CPU = machine.Share(cpuStart, cpuEnd)
+	}
 	var all []time.Duration
 	for _, res := range results {
 		all = append(all, res.lat...)

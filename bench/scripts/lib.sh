@@ -1,0 +1,106 @@
+# Shared helpers for bench/scripts/*.sh (sourced, not run).
+#
+# Knobs (environment): CLIENTS (32), DURATION (15s), WARMUP (1s), RECORDS (10000),
+# SCENARIOS (list,expand,view,create,update), COLD_N (20), PORT (per script),
+# OUT (bench/results), KEEP=1 keeps the temp dir.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CLIENTS=${CLIENTS:-32}
+DURATION=${DURATION:-15s}
+WARMUP=${WARMUP:-1s}
+RECORDS=${RECORDS:-10000}
+SCENARIOS=${SCENARIOS:-list,expand,view,create,update}
+COLD_N=${COLD_N:-20}
+OUT=${OUT:-$ROOT/bench/results}
+DATE=$(date -u +%Y-%m-%d)
+
+WORK=$(mktemp -d)
+SERVER_PID=
+
+cleanup() {
+	if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+	if [[ ${KEEP:-0} == 1 ]]; then
+		echo "kept $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# build_tools builds loadgen and coldstart (std lib only) into $WORK/bin.
+build_tools() {
+	mkdir -p "$WORK/bin"
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/bin/loadgen" ./bench/cmd/loadgen &&
+		CGO_ENABLED=0 go build -o "$WORK/bin/coldstart" ./bench/cmd/coldstart)
+}
+
+# wait_health URL: wait up to 15 s for a 200.
+wait_health() {
+	local url=$1 i
+	for ((i = 0; i < 300; i++)); do
+		if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	echo "no 200 from $url" >&2
+	return 1
+}
+
+# port_free PORT: fail if something already listens on 127.0.0.1:PORT.
+port_free() {
+	if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; then
+		echo "127.0.0.1:$1 is in use; set PORT" >&2
+		return 1
+	fi
+}
+
+# stop_server: SIGTERM the server started in the background and wait for it.
+stop_server() {
+	if [[ -n $SERVER_PID ]]; then
+		kill "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+		SERVER_PID=
+	fi
+}
+
+# machine_json: a JSON object describing this machine.
+machine_json() {
+	local cpu kernel gov
+	cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo | sed 's/"/\\"/g')
+	kernel=$(uname -r)
+	gov=$(go version | sed 's/"/\\"/g')
+	printf '{"cpus":%d,"cpu":"%s","memMiB":%d,"kernel":"%s","go":"%s"}' \
+		"$(nproc)" "$cpu" "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" "$kernel" "$gov"
+}
+
+# write_results NAME VERSION: combine $WORK/loadgen.json and $WORK/coldstart.json
+# into $OUT/NAME-DATE.json and the text outputs into $OUT/NAME-DATE.txt.
+write_results() {
+	local name=$1 version=$2 base="$OUT/$1-$DATE"
+	mkdir -p "$OUT"
+	{
+		printf '{\n"target": "%s",\n"version": "%s",\n"date": "%s",\n"machine": %s,\n' \
+			"$name" "$version" "$DATE" "$(machine_json)"
+		printf '"load": '
+		cat "$WORK/loadgen.json"
+		printf ',\n"coldstart": '
+		cat "$WORK/coldstart.json"
+		printf '}\n'
+	} >"$base.json"
+	{
+		echo "# $name $version, $DATE"
+		echo "# machine: $(nproc) CPUs, $(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo), $(go version)"
+		echo "# server and loadgen share the machine's cores (no pinning); loopback only"
+		echo
+		cat "$WORK/loadgen.txt"
+		echo
+		cat "$WORK/coldstart.txt"
+	} >"$base.txt"
+	log "wrote $base.json and $base.txt"
+}

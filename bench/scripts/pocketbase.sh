@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs the issue 2 workload against PocketBase v0.39.11 (the reference) on
+# 127.0.0.1 and writes bench/results/pocketbase-<date>.{json,txt}.
+#
+# PocketBase is installed from the Go proxy into a temp GOBIN. Because that
+# binary lives under the temp dir, PocketBase would think it runs via
+# `go run` and switch dev mode on (every SQL statement printed): --dev=false
+# turns that off, as a released binary would be.
+#
+# Knobs: see lib.sh (CLIENTS, DURATION, RECORDS, COLD_N, PORT=18090, ...).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PB_VERSION=v0.39.11
+PORT=${PORT:-18090}
+ADDR=127.0.0.1:$PORT
+EMAIL=bench@example.com
+PASSWORD=bench-password-123
+
+port_free "$PORT"
+log "building loadgen and coldstart"
+build_tools
+log "installing PocketBase $PB_VERSION"
+(cd "$WORK" && GOBIN="$WORK/bin" GOFLAGS= go install "github.com/pocketbase/pocketbase/examples/base@$PB_VERSION")
+PB="$WORK/bin/base"
+PBARGS=(--dir "$WORK/pb" --automigrate=false --migrationsDir "$WORK/m" --dev=false)
+
+log "creating the superuser"
+"$PB" "${PBARGS[@]}" superuser upsert "$EMAIL" "$PASSWORD" >/dev/null
+
+log "starting PocketBase on $ADDR"
+"$PB" serve "${PBARGS[@]}" --http "$ADDR" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+wait_health "http://$ADDR/api/health"
+
+TOKEN=$(curl -fsS -X POST "http://$ADDR/api/collections/_superusers/auth-with-password" \
+	-H 'Content-Type: application/json' \
+	-d "{\"identity\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" |
+	sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+[[ -n $TOKEN ]] || { echo "no superuser token" >&2; exit 1; }
+
+log "load: $RECORDS records, $CLIENTS clients, $DURATION per scenario"
+"$WORK/bin/loadgen" -url "http://$ADDR" -prefix /api -token "$TOKEN" -label "pocketbase $PB_VERSION" \
+	-setup -records "$RECORDS" -clients "$CLIENTS" -duration "$DURATION" -warmup "$WARMUP" \
+	-scenarios "$SCENARIOS" -pid "$SERVER_PID" -json "$WORK/loadgen.json" | tee "$WORK/loadgen.txt"
+stop_server
+
+log "cold start x$COLD_N (on the data dir the load run left behind)"
+"$WORK/bin/coldstart" -n "$COLD_N" -url "http://$ADDR/api/health" -json "$WORK/coldstart.json" \
+	-log "$WORK/coldstart.log" -- "$PB" serve "${PBARGS[@]}" --http "$ADDR" | tee "$WORK/coldstart.txt"
+
+write_results pocketbase "$PB_VERSION"
