@@ -69,6 +69,10 @@ type Dialect interface {
 	Quote(ident string) string
 	// IsUniqueViolation reports whether err is a unique-constraint failure.
 	IsUniqueViolation(err error) bool
+	// UniqueColumns returns the columns a unique violation names, or nil
+	// when err is none or the engine does not say (e.g. an index on
+	// expressions).
+	UniqueColumns(err error) []string
 }
 
 // ErrUnavailable marks errors caused by the backing engine being unreachable
@@ -77,3 +81,9 @@ var ErrUnavailable = errors.New("store unavailable")
 
 // ErrNotFound is returned when a catalogue row does not exist.
 var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned when a collection name or id is already taken.
+var ErrExists = errors.New("already exists")
+
+// ErrClosed is returned by Acquire after Store.Close.
+var ErrClosed = errors.New("store closed")

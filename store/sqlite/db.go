@@ -1,0 +1,128 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hanzoai/base/store"
+)
+
+// db is one acquisition of an org handle.
+type db struct {
+	s        *Store
+	h        *handle
+	released atomic.Bool
+}
+
+var _ store.DB = (*db)(nil)
+
+func (d *db) Org() string { return d.h.org }
+
+func (d *db) Dialect() store.Dialect { return store.SQLite }
+
+// QueryContext reads through the org's read pool.
+func (d *db) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := d.h.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return rows, nil
+}
+
+// QueryRowContext reads one row through the org's read pool.
+func (d *db) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.h.r.QueryRowContext(ctx, query, args...)
+}
+
+// ExecContext runs one statement on the writer connection in its own
+// transaction, serialized with Begin.
+func (d *db) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	select {
+	case d.h.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("exec on %q: %w", d.h.org, ctx.Err())
+	}
+	defer func() { <-d.h.wsem }()
+	res, err := d.h.w.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return res, nil
+}
+
+// Begin waits (up to ctx) for the org's writer and starts BEGIN IMMEDIATE.
+// The transaction keeps the handle open until Commit or Rollback.
+func (d *db) Begin(ctx context.Context) (store.Tx, error) {
+	select {
+	case d.h.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("begin on %q: %w", d.h.org, ctx.Err())
+	}
+	d.s.retain(d.h)
+	tx, err := d.h.w.BeginTx(ctx, nil)
+	if err != nil {
+		<-d.h.wsem
+		d.s.release(d.h)
+		return nil, fmt.Errorf("begin on %q: %w", d.h.org, mapErr(err))
+	}
+	return &txn{Tx: tx, s: d.s, h: d.h}, nil
+}
+
+// Release returns the handle; later calls are no-ops.
+func (d *db) Release() {
+	if d.released.CompareAndSwap(false, true) {
+		d.s.release(d.h)
+	}
+}
+
+// txn is a write transaction holding the org's writer.
+type txn struct {
+	*sql.Tx
+	s    *Store
+	h    *handle
+	once sync.Once
+}
+
+var _ store.Tx = (*txn)(nil)
+
+func (t *txn) finish() {
+	t.once.Do(func() {
+		<-t.h.wsem
+		t.s.release(t.h)
+	})
+}
+
+func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := t.Tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return res, nil
+}
+
+func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := t.Tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return rows, nil
+}
+
+// Commit commits and releases the writer.
+func (t *txn) Commit() error {
+	defer t.finish()
+	if err := t.Tx.Commit(); err != nil {
+		return fmt.Errorf("commit on %q: %w", t.h.org, mapErr(err))
+	}
+	return nil
+}
+
+// Rollback rolls back and releases the writer; after Commit it returns
+// sql.ErrTxDone.
+func (t *txn) Rollback() error {
+	defer t.finish()
+	return t.Tx.Rollback()
+}
