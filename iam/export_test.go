@@ -1,0 +1,4 @@
+package iam
+
+// SDKSafeJSON exposes sdkSafeJSON to the external tests.
+var SDKSafeJSON = sdkSafeJSON
