@@ -39,6 +39,7 @@ const defaultBodyLimit int64 = 32 << 20
 // attributes, the request id, and cleanups to run when the request ends.
 type requestState struct {
 	mu       sync.Mutex
+	logger   *slog.Logger
 	id       string
 	attrs    []slog.Attr
 	cleanups []func()
@@ -92,6 +93,17 @@ func setLogAttrs(r *http.Request, attrs ...slog.Attr) {
 	st.mu.Lock()
 	st.attrs = append(st.attrs, attrs...)
 	st.mu.Unlock()
+}
+
+// loggerFrom returns the logger accessLog was given, or nil (which
+// writeError turns into slog.Default()).
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if st := stateFrom(ctx); st != nil {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.logger
+	}
+	return nil
 }
 
 // requestID returns the request id assigned by accessLog, or "".
@@ -220,6 +232,7 @@ func accessLog(logger *slog.Logger) middleware {
 			}
 			st.mu.Lock()
 			st.id = id
+			st.logger = logger
 			st.mu.Unlock()
 			w.Header().Set("X-Request-Id", id)
 

@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/hanzoai/base"
 )
@@ -25,74 +29,317 @@ type listResult struct {
 	Items      []any `json:"items"`
 }
 
-// jsonBuffer is a reusable encode buffer with its encoder bound to it.
+// jsonBuffer is a reusable encode buffer. out holds the encoded value;
+// fb and enc encode values appendJSON does not know (structs, time
+// values, ...); keys holds one reusable key slice per map nesting level.
 type jsonBuffer struct {
-	buf bytes.Buffer
-	enc *json.Encoder
+	out  []byte
+	fb   bytes.Buffer
+	enc  *json.Encoder
+	keys [][]string
 }
 
 // maxPooledBuffer keeps one huge response from pinning its buffer forever.
 const maxPooledBuffer = 1 << 20
 
+// maxJSONDepth bounds nesting (and catches cyclic maps), as encoding/json
+// does for pointers.
+const maxJSONDepth = 1000
+
 var jsonBuffers = sync.Pool{New: func() any {
 	b := &jsonBuffer{}
-	b.enc = json.NewEncoder(&b.buf)
+	b.enc = json.NewEncoder(&b.fb)
 	b.enc.SetEscapeHTML(false)
 	return b
 }}
 
-// encodeJSON encodes v into a pooled buffer. The caller must call
-// releaseJSON when done with the bytes.
+// encodeJSON encodes v plus a trailing newline into a pooled buffer,
+// byte-for-byte as a json.Encoder with SetEscapeHTML(false) would. The
+// caller must call releaseJSON when done with b.out.
 func encodeJSON(v any) (*jsonBuffer, error) {
 	b := jsonBuffers.Get().(*jsonBuffer)
-	b.buf.Reset()
-	if err := b.enc.Encode(v); err != nil {
+	out, err := b.appendValue(b.out[:0], v, 0)
+	if err != nil {
+		b.out = out[:0]
 		releaseJSON(b)
 		return nil, err
 	}
+	b.out = append(out, '\n')
 	return b, nil
 }
 
 func releaseJSON(b *jsonBuffer) {
-	if b.buf.Cap() <= maxPooledBuffer {
+	if cap(b.out) <= maxPooledBuffer && b.fb.Cap() <= maxPooledBuffer {
 		jsonBuffers.Put(b)
 	}
+}
+
+// errJSONDepth reports a value nested too deeply (or cyclic).
+var errJSONDepth = errors.New("json: value nested too deeply or cyclic")
+
+// appendValue appends the JSON encoding of v to dst. Generic JSON values
+// (the shape of records) are encoded directly, without reflection; anything
+// else goes through encoding/json.
+func (b *jsonBuffer) appendValue(dst []byte, v any, depth int) ([]byte, error) {
+	if depth > maxJSONDepth {
+		return dst, errJSONDepth
+	}
+	switch t := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendJSONString(dst, t), nil
+	case bool:
+		return strconv.AppendBool(dst, t), nil
+	case float64:
+		return appendJSONFloat(dst, t)
+	case int:
+		return strconv.AppendInt(dst, int64(t), 10), nil
+	case int64:
+		return strconv.AppendInt(dst, t, 10), nil
+	case json.Number:
+		if t == "" {
+			return append(dst, '0'), nil
+		}
+		if !validJSONNumber(string(t)) {
+			return dst, fmt.Errorf("json: invalid number literal %q", string(t))
+		}
+		return append(dst, t...), nil
+	case map[string]any:
+		if t == nil {
+			return append(dst, "null"...), nil
+		}
+		return b.appendMap(dst, t, depth)
+	case []any:
+		if t == nil {
+			return append(dst, "null"...), nil
+		}
+		dst = append(dst, '[')
+		for i, x := range t {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = b.appendValue(dst, x, depth+1); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	case []map[string]any:
+		if t == nil {
+			return append(dst, "null"...), nil
+		}
+		dst = append(dst, '[')
+		for i, x := range t {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = b.appendValue(dst, x, depth+1); err != nil {
+				return dst, err
+			}
+		}
+		return append(dst, ']'), nil
+	case []string:
+		if t == nil {
+			return append(dst, "null"...), nil
+		}
+		dst = append(dst, '[')
+		for i, x := range t {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, x)
+		}
+		return append(dst, ']'), nil
+	case listResult:
+		return b.appendList(dst, &t, depth)
+	case *listResult:
+		if t == nil {
+			return append(dst, "null"...), nil
+		}
+		return b.appendList(dst, t, depth)
+	default:
+		b.fb.Reset()
+		if err := b.enc.Encode(v); err != nil {
+			return dst, err
+		}
+		enc := b.fb.Bytes()
+		return append(dst, enc[:len(enc)-1]...), nil // drop the newline
+	}
+}
+
+func (b *jsonBuffer) appendList(dst []byte, lr *listResult, depth int) ([]byte, error) {
+	dst = append(dst, `{"page":`...)
+	dst = strconv.AppendInt(dst, int64(lr.Page), 10)
+	dst = append(dst, `,"perPage":`...)
+	dst = strconv.AppendInt(dst, int64(lr.PerPage), 10)
+	dst = append(dst, `,"totalItems":`...)
+	dst = strconv.AppendInt(dst, int64(lr.TotalItems), 10)
+	dst = append(dst, `,"totalPages":`...)
+	dst = strconv.AppendInt(dst, int64(lr.TotalPages), 10)
+	dst = append(dst, `,"items":`...)
+	items := lr.Items
+	if items == nil {
+		items = []any{}
+	}
+	dst, err := b.appendValue(dst, items, depth+1)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, '}'), nil
+}
+
+func (b *jsonBuffer) appendMap(dst []byte, m map[string]any, depth int) ([]byte, error) {
+	for len(b.keys) <= depth {
+		b.keys = append(b.keys, nil)
+	}
+	keys := b.keys[depth][:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b.keys[depth] = keys
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+		var err error
+		if dst, err = b.appendValue(dst, m[k], depth+1); err != nil {
+			clear(keys)
+			return dst, err
+		}
+	}
+	clear(keys) // do not pin the keys in the pool
+	return append(dst, '}'), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string exactly as encoding/json does
+// without HTML escaping: short escapes for \\ " \b \f \n \r \t, \u00XX for
+// other controls, \ufffd for invalid UTF-8, \u2028 and \u2029 escaped.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendJSONFloat formats f as encoding/json does (ES6 number formatting).
+func appendJSONFloat(dst []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return dst, fmt.Errorf("json: unsupported value: %s", strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst, nil
+}
+
+// validJSONNumber reports whether s is a JSON number literal.
+func validJSONNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	if c := s[0]; c != '-' && (c < '0' || c > '9') {
+		return false
+	}
+	if c := s[len(s)-1]; c < '0' || c > '9' {
+		return false
+	}
+	return json.Valid([]byte(s))
 }
 
 // writeJSON writes v as JSON with the given status. For 2xx responses the
 // request's fields query parameter (§1.5) is applied first: to each item of
 // a listResult, directly to maps and slices of maps, and to other values
 // (structs) after a marshal/decode round trip. v itself is never modified.
-// The body is encoded completely before anything is written, so an
-// unencodable value becomes a clean 500 envelope rather than half a body.
+// The output is byte-for-byte what a json.Encoder with SetEscapeHTML(false)
+// produces (map keys sorted, trailing newline); generic values (maps,
+// slices, strings, numbers) are encoded without reflection. The body is
+// encoded completely before anything is written, so an unencodable value
+// becomes a logged 500 envelope rather than half a body.
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	if status >= 200 && status < 300 {
 		if fields := fieldsParam(r); fields != "" {
 			v = applyFields(v, parseFields(fields))
 		}
 	}
-	if lr, ok := v.(listResult); ok && lr.Items == nil {
-		lr.Items = []any{}
-		v = lr
-	} else if lp, ok := v.(*listResult); ok && lp != nil && lp.Items == nil {
-		lr := *lp
-		lr.Items = []any{}
-		v = lr
-	}
 	b, err := encodeJSON(v)
 	if err != nil {
-		// Only reachable through a programming error (a channel, a func,
-		// a cyclic value, a failing MarshalJSON): no logger here, the
-		// message says what failed without exposing the value.
-		writeErrorBody(w, base.AsError(err))
+		// A programming error (a channel, NaN, a cyclic value, a failing
+		// MarshalJSON): logged with the access log's logger, a 500 sent.
+		var logger *slog.Logger
+		if r != nil {
+			logger = loggerFrom(r.Context())
+		}
+		writeError(w, r, logger, fmt.Errorf("encode response: %w", err))
 		return
 	}
 	defer releaseJSON(b)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(b.buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(b.out)))
 	w.WriteHeader(status)
-	_, _ = w.Write(b.buf.Bytes())
+	_, _ = w.Write(b.out)
 }
 
 // fieldsParam returns the fields query parameter without parsing the whole
@@ -160,7 +407,7 @@ func toGeneric(v any) (any, error) {
 		return nil, err
 	}
 	defer releaseJSON(b)
-	dec := json.NewDecoder(bytes.NewReader(b.buf.Bytes()))
+	dec := json.NewDecoder(bytes.NewReader(b.out))
 	dec.UseNumber()
 	var out any
 	if err := dec.Decode(&out); err != nil {
@@ -229,10 +476,10 @@ func writeEnvelope(w http.ResponseWriter, env errorEnvelope) {
 	defer releaseJSON(b)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(b.buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(b.out)))
 	h.Del("Content-Disposition")
 	w.WriteHeader(env.Status)
-	_, _ = w.Write(b.buf.Bytes())
+	_, _ = w.Write(b.out)
 }
 
 // envelopeOf renders e as its client-facing envelope.

@@ -2,14 +2,17 @@ package handler
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hanzoai/base"
 )
@@ -98,11 +101,19 @@ func TestWriteJSON(t *testing.T) {
 }
 
 func TestWriteJSONUnencodable(t *testing.T) {
+	logger, lines := jsonLogs(t)
+	h := chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, r, 200, map[string]any{"c": math.NaN()})
+	}), accessLog(logger))
 	w := httptest.NewRecorder()
-	writeJSON(w, httptest.NewRequest(http.MethodGet, "/", nil), 200, map[string]any{"c": make(chan int)})
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/x", nil))
 	want := `{"status":500,"message":"Something went wrong while processing your request.","data":{}}` + "\n"
 	if w.Code != 500 || w.Body.String() != want {
 		t.Errorf("got %d %s", w.Code, w.Body.String())
+	}
+	ls := lines()
+	if len(ls) != 2 || ls[0]["msg"] != "request failed" || !strings.Contains(ls[0]["error"].(string), "encode response") || ls[1]["status"] != 500.0 {
+		t.Errorf("logs = %v", ls)
 	}
 }
 
@@ -259,4 +270,80 @@ func BenchmarkWriteJSON(b *testing.B) {
 			}
 		})
 	}
+}
+
+// stdlibJSON encodes v as writeJSON promises to: a json.Encoder with
+// SetEscapeHTML(false).
+func stdlibJSON(v any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(v)
+	return buf.String(), err
+}
+
+type encStruct struct {
+	When time.Time `json:"when"`
+	S    string    `json:"s"`
+}
+
+func TestEncodeJSONMatchesStdlib(t *testing.T) {
+	when := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	values := []any{
+		nil, "", "plain", "<b>&</b>", "quote\" back\\ slash", "\b\f\n\r\t\x00\x1f\x7f", "bad \xff utf8 \xc3",
+		"line\u2028sep\u2029", "héllo 世界 🎉", true, false,
+		0.0, -0.0, 1.0, -1.5, 1e20, 1e21, 1e-6, 1e-7, 123456789.125, 5e-324, math.MaxFloat64, 0.1 + 0.2,
+		7, int64(-9), json.Number("12.50"), json.Number(""), json.Number("-0.1e+5"),
+		map[string]any{}, map[string]any(nil), []any{}, []any(nil), []string{"a", "<"}, []string(nil),
+		[]map[string]any{{"b": 1.0, "a": nil}}, []map[string]any(nil),
+		map[string]any{"z": 1.0, "a": []any{map[string]any{"y": "\n", "x": when}}, "": "empty key", "é": 1, "a\"b": 2},
+		encStruct{When: when, S: "<x>"}, &encStruct{S: "p"}, map[string]string{"k": "v"}, []int{1, 2},
+		listResult{Page: 1, PerPage: 2, TotalItems: 3, TotalPages: 4, Items: []any{map[string]any{"id": "x"}, encStruct{}}},
+		&listResult{Page: 1, Items: []any{}},
+		marshalerValue{},
+	}
+	for _, v := range values {
+		want, werr := stdlibJSON(v)
+		b, err := encodeJSON(v)
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("%#v: err %v, stdlib err %v", v, err, werr)
+		}
+		if err != nil {
+			continue
+		}
+		if got := string(b.out); got != want {
+			t.Errorf("%#v:\n got  %q\n want %q", v, got, want)
+		}
+		releaseJSON(b)
+	}
+}
+
+func TestEncodeJSONErrors(t *testing.T) {
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	for _, v := range []any{
+		math.NaN(), math.Inf(1), map[string]any{"a": math.Inf(-1)}, json.Number("1x"), json.Number("01"),
+		json.Number("1 "), json.Number("abc"), []any{make(chan int)}, cyclic,
+	} {
+		if _, err := encodeJSON(v); err == nil {
+			t.Errorf("%v: no error", v)
+		}
+	}
+}
+
+func FuzzEncodeJSONString(f *testing.F) {
+	for _, s := range []string{"", "a", "\u2028", "\xff", "<>&", "\x00\"\\", "é世🎉"} {
+		f.Add(s, 1.5)
+	}
+	f.Fuzz(func(t *testing.T, s string, x float64) {
+		v := map[string]any{s: []any{s, x}}
+		want, werr := stdlibJSON(v)
+		b, err := encodeJSON(v)
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("err %v, stdlib err %v", err, werr)
+		}
+		if err == nil && string(b.out) != want {
+			t.Fatalf("got %q, want %q", b.out, want)
+		}
+	})
 }
