@@ -174,7 +174,9 @@ func (w *statusWriter) wroteHeader() bool { return w.status != 0 }
 
 // recoverer turns a panic in next into a 500 error envelope (when the
 // response has not started yet) and one error log line with the stack.
-// http.ErrAbortHandler is re-panicked, as net/http expects.
+// http.ErrAbortHandler is re-panicked, as net/http expects. accessLog
+// handles panics the same way, so the two work in either order; recoverer
+// is still needed outside everything else.
 func recoverer(logger *slog.Logger) middleware {
 	if logger == nil {
 		logger = slog.Default()
@@ -182,28 +184,32 @@ func recoverer(logger *slog.Logger) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			defer func() {
-				p := recover()
-				if p == nil {
-					return
+				if p := recover(); p != nil {
+					handlePanic(w, r, logger, p)
 				}
-				if p == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
-					panic(p)
-				}
-				logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
-					slog.String("method", r.Method),
-					slog.String("path", r.URL.Path),
-					slog.String("requestId", requestID(r.Context())),
-					slog.Any("panic", p),
-					slog.String("stack", string(debug.Stack())),
-				)
-				if sw, ok := w.(interface{ wroteHeader() bool }); ok && sw.wroteHeader() {
-					return
-				}
-				writeErrorBody(w, base.AsError(fmt.Errorf("panic: %v", p)))
 			}()
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// handlePanic logs a recovered panic with its stack and answers 500 unless
+// the response has already started (known when w is a statusWriter).
+func handlePanic(w http.ResponseWriter, r *http.Request, logger *slog.Logger, p any) {
+	if p == http.ErrAbortHandler { //nolint:errorlint // sentinel compared as net/http does
+		panic(p)
+	}
+	logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("requestId", requestID(r.Context())),
+		slog.Any("panic", p),
+		slog.String("stack", string(debug.Stack())),
+	)
+	if sw, ok := w.(interface{ wroteHeader() bool }); ok && sw.wroteHeader() {
+		return
+	}
+	writeErrorBody(w, base.AsError(fmt.Errorf("panic: %v", p)))
 }
 
 // maxRequestIDLen bounds a client supplied X-Request-Id.
@@ -214,7 +220,8 @@ const maxRequestIDLen = 128
 // IP, request id (X-Request-Id if the client sent a sane one, else a new
 // random id; echoed in the response) and whatever inner handlers added with
 // setLogAttrs. 5xx lines are logged at warn level, the rest at info. It also
-// runs the request's cleanups (multipart temp files) at the end.
+// runs the request's cleanups (multipart temp files) at the end, and turns a
+// panic of next into a 500 like recoverer does.
 func accessLog(logger *slog.Logger) middleware {
 	if logger == nil {
 		logger = slog.Default()
@@ -238,6 +245,15 @@ func accessLog(logger *slog.Logger) middleware {
 
 			sw := &statusWriter{ResponseWriter: w}
 			defer func() {
+				if p := recover(); p != nil {
+					// Recover here too so the line reports the 500 and the
+					// request id whatever the order of accessLog and
+					// recoverer. ErrAbortHandler is re-panicked unlogged.
+					handlePanic(sw, r, logger, p)
+					if sw.status == 0 {
+						sw.status = http.StatusInternalServerError
+					}
+				}
 				status := sw.status
 				if status == 0 {
 					status = http.StatusOK

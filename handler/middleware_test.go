@@ -87,9 +87,35 @@ func TestRecoverer(t *testing.T) {
 			t.Errorf("want a panic line and an access line, got %v", ls)
 		}
 	})
+	for _, order := range []string{"recoverer outside accessLog", "accessLog outside recoverer"} {
+		t.Run(order, func(t *testing.T) {
+			logger, lines := jsonLogs(t)
+			mws := []middleware{recoverer(logger), accessLog(logger)}
+			if order == "accessLog outside recoverer" {
+				mws[0], mws[1] = mws[1], mws[0]
+			}
+			h := chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }), mws...)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest("GET", "/p", nil))
+			want := `{"status":500,"message":"Something went wrong while processing your request.","data":{}}` + "\n"
+			if w.Code != 500 || w.Body.String() != want {
+				t.Errorf("got %d %s", w.Code, w.Body.String())
+			}
+			ls := lines()
+			if len(ls) != 2 {
+				t.Fatalf("want a panic line and an access line, got %v", ls)
+			}
+			if ls[0]["msg"] != "panic serving request" || ls[0]["requestId"] == "" || ls[0]["requestId"] != ls[1]["requestId"] {
+				t.Errorf("panic line = %v", ls[0])
+			}
+			if ls[1]["msg"] != "request" || ls[1]["status"] != 500.0 || ls[1]["level"] != "WARN" {
+				t.Errorf("access line = %v", ls[1])
+			}
+		})
+	}
 	t.Run("abort handler re-panics", func(t *testing.T) {
 		logger, _ := jsonLogs(t)
-		h := chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }), recoverer(logger))
+		h := chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }), recoverer(logger), accessLog(logger))
 		defer func() {
 			if p := recover(); p != http.ErrAbortHandler {
 				t.Errorf("recovered %v, want http.ErrAbortHandler", p)
