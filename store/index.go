@@ -167,13 +167,11 @@ func parseIndexColumn(src string, part []token) (IndexColumn, error) {
 		col.Sort = strings.ToUpper(part[n-1].text)
 		part = part[:n-1]
 	}
-	if n := len(part); n >= 2 && part[n-2].is("COLLATE") {
-		c, ok := part[n-1].ident()
-		if !ok {
-			return IndexColumn{}, fmt.Errorf("bad collation %q", part[n-1].text)
+	if n := len(part); n >= 3 && part[n-2].is("COLLATE") {
+		if c, ok := part[n-1].ident(); ok {
+			col.Collate = c
+			part = part[:n-2]
 		}
-		col.Collate = c
-		part = part[:n-2]
 	}
 	if len(part) == 0 {
 		return IndexColumn{}, errors.New("empty index column")
@@ -221,7 +219,10 @@ func (c IndexColumn) sql(src string, d Dialect) string {
 	var s string
 	switch {
 	case c.Expr && c.toks != nil:
-		s = "(" + requote(src, c.toks, d.Quote) + ")"
+		s = requote(src, c.toks, d.Quote)
+		if !enclosed(c.toks) {
+			s = "(" + s + ")"
+		}
 	case c.Expr:
 		s = "(" + c.Name + ")"
 	default:
@@ -259,4 +260,24 @@ func bareWord(s string) bool {
 		return false
 	}
 	return true
+}
+
+// enclosed reports whether toks is one parenthesized group: "(" ... ")".
+func enclosed(toks []token) bool {
+	if len(toks) < 2 || !toks[0].is("(") || !toks[len(toks)-1].is(")") {
+		return false
+	}
+	depth := 0
+	for i, t := range toks {
+		switch {
+		case t.is("("):
+			depth++
+		case t.is(")"):
+			depth--
+			if depth == 0 && i != len(toks)-1 {
+				return false
+			}
+		}
+	}
+	return depth == 0
 }

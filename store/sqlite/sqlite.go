@@ -76,8 +76,9 @@ type Store struct {
 	idle    *list.List // *handle with refs == 0; front is most recent
 	closed  bool
 
-	stop chan struct{}
-	done chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	closing sync.WaitGroup // background closes of evicted handles
 }
 
 var _ store.Store = (*Store)(nil)
@@ -310,7 +311,7 @@ func (s *Store) release(h *handle) {
 		}
 	}
 	s.mu.Unlock()
-	s.closeAll(victims)
+	s.closeLater(victims)
 }
 
 // evictLocked removes the idle handle at e from the store; the caller
@@ -320,6 +321,19 @@ func (s *Store) evictLocked(e *list.Element) *handle {
 	v.elem = nil
 	delete(s.handles, v.org)
 	return v
+}
+
+// closeLater closes evicted handles off the caller's path: closing the
+// last connection checkpoints the WAL, which costs an fsync.
+func (s *Store) closeLater(hs []*handle) {
+	if len(hs) == 0 {
+		return
+	}
+	s.closing.Add(1)
+	go func() {
+		defer s.closing.Done()
+		s.closeAll(hs)
+	}()
 }
 
 func (s *Store) closeAll(hs []*handle) {
@@ -356,7 +370,7 @@ func (s *Store) janitor() {
 				victims = append(victims, s.evictLocked(e))
 			}
 			s.mu.Unlock()
-			s.closeAll(victims)
+			s.closeLater(victims)
 		}
 	}
 }
@@ -379,6 +393,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	<-s.done
+	s.closing.Wait()
 	var errs []error
 	for _, h := range hs {
 		<-h.ready
