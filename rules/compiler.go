@@ -232,7 +232,7 @@ func (st *state) where(coll *base.Collection, alias string, expr filter.Expr, op
 func (w *where) expr(e filter.Expr) (SQL, error) {
 	switch e := e.(type) {
 	case *filter.Group:
-		if len(e.Items) == 0 {
+		if e == nil || len(e.Items) == 0 {
 			return SQL{}, filter.ErrEmpty
 		}
 		parts := make([]any, 0, 2*len(e.Items)+2)
@@ -254,6 +254,9 @@ func (w *where) expr(e filter.Expr) (SQL, error) {
 		parts = append(parts, ")")
 		return Cat(parts...), nil
 	case *filter.Comparison:
+		if e == nil {
+			return SQL{}, filter.ErrEmpty
+		}
 		return w.compare(e)
 	case nil:
 		return SQL{}, filter.ErrEmpty

@@ -32,9 +32,11 @@ type Dialect interface {
 	Contains(x SQL) SQL
 	// JSONEach is a table source, to be used as `LEFT JOIN <source> ON ...`
 	// or `FROM <source>`, with one row per element of the JSON array arr
-	// (NULL, '' or invalid JSON iterate nothing; a JSON scalar iterates
-	// itself). value is the SQL expression of the current element's value
-	// (JSON strings unquoted) in rows of that source, aliased alias.
+	// (NULL and the empty string iterate nothing; a JSON scalar or
+	// non-JSON text iterates itself). When arr is a single bound parameter
+	// it is a valid JSON array encoded by the compiler. value is the SQL
+	// expression of the current element's value (JSON strings unquoted) in
+	// rows of that source, aliased alias.
 	JSONEach(arr SQL, alias string) (source SQL, value string)
 	// JSONArrayLength is the number of elements of the JSON array arr (0
 	// for NULL, '' and non-arrays).
@@ -94,9 +96,13 @@ func (sqliteDialect) Like(x, pattern SQL, not bool) SQL {
 func (sqliteDialect) Contains(x SQL) SQL { return Cat("('%' || ", x, " || '%')") }
 
 // jsonArray normalizes x for json_each/json_array_length: valid JSON as is,
-// NULL and ” as an empty array, other text as a one-element array (a
-// value stored before a field became multiple).
+// NULL and the empty string as an empty array, other text as a one-element
+// array (a value stored before a field became multiple). A lone bound
+// parameter is the compiler's own JSON encoding and is used as is.
 func (sqliteDialect) jsonArray(x SQL) SQL {
+	if x.Text == "?" {
+		return x
+	}
 	return Cat("(CASE WHEN json_valid(", x, ") THEN ", x, " WHEN ", x, " IS NULL OR ", x,
 		" = '' THEN '[]' ELSE json_array(", x, ") END)")
 }

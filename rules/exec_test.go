@@ -465,3 +465,24 @@ func TestCreateRuleOnWouldBeRecord(t *testing.T) {
 	check("u2", `["a"]`, false)
 	check("u1", `[]`, true)
 }
+
+func TestWhereEdgeCases(t *testing.T) {
+	schema := newSchema()
+	c := newCompiler(schema)
+	posts := schema.Collection("posts")
+	if w, args, err := c.Where(posts, "t", nil, nil, rule); err != nil || w != "1=1" || args != nil {
+		t.Errorf("nil expr: %q %v %v", w, args, err)
+	}
+	for _, e := range []filter.Expr{(*filter.Group)(nil), &filter.Group{}, (*filter.Comparison)(nil),
+		&filter.Comparison{Op: filter.Eq}} {
+		if _, _, err := c.Where(posts, "t", e, nil, rule); err == nil {
+			t.Errorf("%#v: expected an error", e)
+		}
+	}
+	if _, _, err := (&Compiler{}).Where(posts, "t", &filter.Group{}, nil, rule); err == nil {
+		t.Error("compiler without dialect: expected an error")
+	}
+	if o, args, err := c.OrderBy(posts, "t", nil, nil, rule); o != "" || args != nil || err != nil {
+		t.Errorf("empty sort: %q %v %v", o, args, err)
+	}
+}
