@@ -90,7 +90,8 @@ type Compiler struct {
 // (the caller writes FROM "posts" AS "alias", or FROM (SELECT ? AS "id",
 // ...) AS "alias" for a create rule evaluated against the would-be record).
 // It returns a boolean SQL expression and its bound arguments ("?"
-// placeholders only). A nil expr compiles to a true condition. Errors
+// placeholders only). A nil expr compiles to a true condition. Generated
+// aliases start with "__", so alias must not. Errors
 // (unknown fields, hidden fields, locked related collections, misused
 // modifiers) are plain errors whose text is safe to log.
 func (c *Compiler) Where(coll *base.Collection, alias string, expr filter.Expr, req *Request, opt Options) (string, []any, error) {
