@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -484,5 +485,29 @@ func TestWhereEdgeCases(t *testing.T) {
 	}
 	if o, args, err := c.OrderBy(posts, "t", nil, nil, rule); o != "" || args != nil || err != nil {
 		t.Errorf("empty sort: %q %v %v", o, args, err)
+	}
+}
+
+func TestTooManyJoins(t *testing.T) {
+	schema := newSchema()
+	db := openDB(t, schema)
+	c := newCompiler(schema)
+	posts := schema.Collection("posts")
+	build := func(n int) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = fmt.Sprintf("@collection.comments:a%d.text ?= \"nice\"", i)
+		}
+		return strings.Join(parts, " && ")
+	}
+	e, _ := filter.Parse(build(60))
+	w, args, err := c.Where(posts, "t", e, nil, rule)
+	if err != nil {
+		t.Fatalf("60 joins: %v", err)
+	}
+	queryIDs(t, db, "posts", w, "", args)
+	e, _ = filter.Parse(build(61))
+	if _, _, err := c.Where(posts, "t", e, nil, rule); err == nil || !strings.Contains(err.Error(), "too many") {
+		t.Fatalf("61 joins: %v", err)
 	}
 }

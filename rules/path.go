@@ -230,6 +230,10 @@ func hasUniqueIndex(coll *base.Collection, column string) bool {
 	return false
 }
 
+// maxJoins bounds the joins of one scope, below SQLite's limit of 64 tables
+// per join.
+const maxJoins = 60
+
 // scope collects the LEFT JOINs of multi-valued paths: the shared scope of
 // one expression, or the private scope of one all-values check.
 type scope struct {
@@ -413,6 +417,9 @@ func (w *where) materialize(p *plan, sc *scope) (SQL, *SQL, error) {
 		if r, ok := sc.keys[s.key]; ok {
 			prev = r
 			continue
+		}
+		if len(sc.items) >= maxJoins {
+			return SQL{}, nil, fmt.Errorf("too many multi-valued paths in one expression (max %d joins)", maxJoins)
 		}
 		it, r, err := w.emit(s, prev)
 		if err != nil {
