@@ -108,14 +108,25 @@ func Normalize(f *base.Field, raw any) any {
 	case base.FieldGeoPoint:
 		return toGeoPoint(raw)
 	}
-	return toString(raw)
+	return validUTF8(toString(raw))
+}
+
+// validUTF8 replaces invalid UTF-8 sequences with U+FFFD, as a JSON round
+// trip would, so that values are the same before and after storage.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // Validate checks v, a normalized value of f (other values are normalized
 // first), against the options of f. It returns nil when v is valid, else
-// the first failure with PocketBase's code, message and params. Checks
-// that need the database (unique values, existing related records, primary
-// key changes, uploaded file names) are not done here.
+// the first failure with PocketBase's code, message and params. A raw date
+// string that no known layout parses is reported as
+// validation_invalid_date (Normalize would have made it ""). Checks that
+// need the database (unique values, existing related records, primary key
+// changes, uploaded file names) are not done here.
 func Validate(f *base.Field, v any) *base.FieldError {
 	if s, ok := v.(string); ok && s != "" && f.Type == base.FieldDate {
 		if _, ok := parseDate(s); !ok {
@@ -516,6 +527,7 @@ func uniqueStrings(raw any) []string {
 	}
 	out := make([]string, 0, len(in))
 	for _, s := range in {
+		s = validUTF8(s)
 		if s != "" && !slices.Contains(out, s) {
 			out = append(out, s)
 		}

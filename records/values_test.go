@@ -62,6 +62,7 @@ func TestValuesNormalize(t *testing.T) {
 		{"text bool", text, true, "true"},
 		{"text nil", text, nil, ""},
 		{"text array", text, []any{"a"}, ""},
+		{"text invalid utf8 replaced", text, "a\xffb", "a\uFFFDb"},
 		{"text object", text, map[string]any{"a": 1}, ""},
 
 		{"number json", num, json.Number("12"), 12.0},
@@ -570,7 +571,7 @@ func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{
 		`null`, `true`, `12`, `-1.5e300`, `"x"`, `""`, `"2024-05-01T10:20:30Z"`, `"[\"a\",1]"`,
 		`[1,"a",null,{"b":2}]`, `{"lon":"1","lat":2}`, `{"lon":1e400}`, `"NaN"`, `"\u0000"`, `"{\"a\":"`,
-		`[[["deep"]]]`, `"9999-12-31 23:59:59.999Z"`, `"-0001-01-01"`, `1e21`,
+		`[[["deep"]]]`, "[\"\xa3\"]", "\xa3\xa4", `"9999-12-31 23:59:59.999Z"`, `"-0001-01-01"`, `1e21`,
 	} {
 		f.Add(s)
 	}
@@ -614,4 +615,16 @@ func FuzzNormalize(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkNormalizeValidateEncode(b *testing.B) {
+	fields := allFields()
+	input := decodeJSON(b, `{"a":["x","y"],"lon":1,"lat":2}`)
+	for b.Loop() {
+		for _, f := range fields {
+			v := Normalize(f, input)
+			_ = Validate(f, v)
+			_ = Encode(f, v)
+		}
+	}
 }
