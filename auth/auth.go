@@ -88,7 +88,6 @@ type Config struct {
 type Verifier struct {
 	issuer string
 	parser *jwt.Parser
-	keys   *keyStore
 	kf     keyfunc.Keyfunc
 }
 
@@ -140,7 +139,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	return &Verifier{issuer: cfg.Issuer, parser: jwt.NewParser(opts...), keys: store, kf: kf}, nil
+	return &Verifier{issuer: cfg.Issuer, parser: jwt.NewParser(opts...), kf: kf}, nil
 }
 
 // Issuer returns the issuer tokens must carry.

@@ -64,6 +64,8 @@ type keyStore struct {
 	lastErr     error     // guarded by mu
 }
 
+var _ jwkset.Storage = (*keyStore)(nil)
+
 func newKeyStore(static map[string]crypto.PublicKey, url string, client *http.Client, now func() time.Time, minInterval, maxAge, timeout time.Duration) (*keyStore, error) {
 	s := &keyStore{
 		Storage:     jwkset.NewMemoryStorage(),
