@@ -21,21 +21,23 @@ BASE="$WORK/bin/base"
 VERSION=$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)
 
 log "starting Base on $ADDR"
-"$BASE" serve --dir "$WORK/data" --http "$ADDR" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
+start_boosted "$WORK/server.log" "$BASE" serve --dir "$WORK/data" --http "$ADDR"
+SERVER_PID=$BOOSTED_PID # setsid and nice exec the server: this is its pid
+BOOSTED_PID=
 wait_health "http://$ADDR/v1/health"
+check_server_pid "$BASE"
 
 TOKEN=$("$BASE" token --dir "$WORK/data" --sub bench --org default --admin --ttl 2h)
 [[ -n $TOKEN ]] || { echo "no token from base token" >&2; exit 1; }
 
 log "load: $RECORDS records, $CLIENTS clients, $DURATION per scenario"
-"$WORK/bin/loadgen" -url "http://$ADDR" -prefix /api -token "$TOKEN" -label "base $VERSION" \
+run_boosted "$WORK/loadgen.txt" "$WORK/bin/loadgen" -url "http://$ADDR" -prefix /api -token "$TOKEN" -label "base $VERSION" \
 	-setup -records "$RECORDS" -clients "$CLIENTS" -duration "$DURATION" -warmup "$WARMUP" \
-	-scenarios "$SCENARIOS" -pid "$SERVER_PID" -json "$WORK/loadgen.json" | tee "$WORK/loadgen.txt"
+	-scenarios "$SCENARIOS" -quiet "$QUIET" -quiet-wait "$QUIET_WAIT" -pid "$SERVER_PID" -json "$WORK/loadgen.json"
 stop_server
 
 log "cold start x$COLD_N (on the data dir the load run left behind)"
-"$WORK/bin/coldstart" -n "$COLD_N" -url "http://$ADDR/v1/health" -json "$WORK/coldstart.json" \
-	-log "$WORK/coldstart.log" -- "$BASE" serve --dir "$WORK/data" --http "$ADDR" | tee "$WORK/coldstart.txt"
+run_boosted "$WORK/coldstart.txt" "$WORK/bin/coldstart" -n "$COLD_N" -url "http://$ADDR/v1/health" -json "$WORK/coldstart.json" -quiet "$QUIET" -quiet-wait "$QUIET_WAIT" \
+	-log "$WORK/coldstart.log" -- "$BASE" serve --dir "$WORK/data" --http "$ADDR"
 
 write_results base "$VERSION"

@@ -28,9 +28,11 @@ log "creating the superuser"
 "$PB" "${PBARGS[@]}" superuser upsert "$EMAIL" "$PASSWORD" >/dev/null
 
 log "starting PocketBase on $ADDR"
-"$PB" serve "${PBARGS[@]}" --http "$ADDR" >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
+start_boosted "$WORK/server.log" "$PB" serve "${PBARGS[@]}" --http "$ADDR"
+SERVER_PID=$BOOSTED_PID # setsid and nice exec the server: this is its pid
+BOOSTED_PID=
 wait_health "http://$ADDR/api/health"
+check_server_pid "$PB"
 
 TOKEN=$(curl -fsS -X POST "http://$ADDR/api/collections/_superusers/auth-with-password" \
 	-H 'Content-Type: application/json' \
@@ -39,13 +41,13 @@ TOKEN=$(curl -fsS -X POST "http://$ADDR/api/collections/_superusers/auth-with-pa
 [[ -n $TOKEN ]] || { echo "no superuser token" >&2; exit 1; }
 
 log "load: $RECORDS records, $CLIENTS clients, $DURATION per scenario"
-"$WORK/bin/loadgen" -url "http://$ADDR" -prefix /api -token "$TOKEN" -label "pocketbase $PB_VERSION" \
+run_boosted "$WORK/loadgen.txt" "$WORK/bin/loadgen" -url "http://$ADDR" -prefix /api -token "$TOKEN" -label "pocketbase $PB_VERSION" \
 	-setup -records "$RECORDS" -clients "$CLIENTS" -duration "$DURATION" -warmup "$WARMUP" \
-	-scenarios "$SCENARIOS" -pid "$SERVER_PID" -json "$WORK/loadgen.json" | tee "$WORK/loadgen.txt"
+	-scenarios "$SCENARIOS" -quiet "$QUIET" -quiet-wait "$QUIET_WAIT" -pid "$SERVER_PID" -json "$WORK/loadgen.json"
 stop_server
 
 log "cold start x$COLD_N (on the data dir the load run left behind)"
-"$WORK/bin/coldstart" -n "$COLD_N" -url "http://$ADDR/api/health" -json "$WORK/coldstart.json" \
-	-log "$WORK/coldstart.log" -- "$PB" serve "${PBARGS[@]}" --http "$ADDR" | tee "$WORK/coldstart.txt"
+run_boosted "$WORK/coldstart.txt" "$WORK/bin/coldstart" -n "$COLD_N" -url "http://$ADDR/api/health" -json "$WORK/coldstart.json" -quiet "$QUIET" -quiet-wait "$QUIET_WAIT" \
+	-log "$WORK/coldstart.log" -- "$PB" serve "${PBARGS[@]}" --http "$ADDR"
 
 write_results pocketbase "$PB_VERSION"

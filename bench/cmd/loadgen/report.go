@@ -136,11 +136,11 @@ func (rep *Report) WriteText(w io.Writer) error {
 			s.Authors, s.Posts, s.Method, s.Seconds, s.ListMatches, s.ExpandMatches)
 	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp90\tp99\tmax\tpeak RSS\tCPU srv/gen/other\t")
+	fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp90\tp99\tmax\tpeak RSS\tCPU srv/gen/kern/other\t")
 	for _, s := range rep.Scenarios {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.0f/%.0f/%.0f%%\t\n",
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.0f/%.0f/%.0f/%.0f%%\t\n",
 			s.Name, s.Requests, s.Errors, s.RPS, fmtMS(s.P50MS), fmtMS(s.P90MS), fmtMS(s.P99MS), fmtMS(s.MaxMS), fmtKB(s.PeakRSSKB),
-			100*s.CPU.Server, 100*s.CPU.Loadgen, 100*s.CPU.Other)
+			100*s.CPU.Server, 100*s.CPU.Loadgen, 100*s.CPU.Kernel, 100*s.CPU.Other)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -18,6 +18,8 @@ import (
 // of the server and of this process, all in clock ticks.
 type Snapshot struct {
 	total, idle int64 // all CPUs, from /proc/stat
+	irq         int64 // irq + softirq, from /proc/stat (loopback networking lands here)
+	kthreads    int64 // utime+stime of kernel threads (writeback, journaling, ...)
 	server      int64 // utime+stime of the server (0 when unknown)
 	self        int64 // utime+stime of loadgen
 }
@@ -27,8 +29,11 @@ type Snapshot struct {
 type CPUShare struct {
 	Server  float64 `json:"server"`
 	Loadgen float64 `json:"loadgen"`
-	Other   float64 `json:"other"` // everything else: noise from other work on the machine
-	Idle    float64 `json:"idle"`
+	// Kernel is irq/softirq time and kernel threads: mostly work the
+	// benchmark itself causes (loopback TCP, page writeback, journaling).
+	Kernel float64 `json:"kernel"`
+	Other  float64 `json:"other"` // every other process: noise from other work on the machine
+	Idle   float64 `json:"idle"`
 }
 
 // Read takes a Snapshot; pid is the server's process (0 = none).
@@ -52,9 +57,15 @@ func Read(pid int) (Snapshot, error) {
 			continue
 		}
 		s.total += n
-		if i == 3 || i == 4 { // idle, iowait
+		switch i {
+		case 3, 4: // idle, iowait
 			s.idle += n
+		case 5, 6: // irq, softirq
+			s.irq += n
 		}
+	}
+	if s.kthreads, err = kernelThreadTicks(); err != nil {
+		return s, err
 	}
 	if s.self, err = procTicks("self"); err != nil {
 		return s, err
@@ -67,28 +78,66 @@ func Read(pid int) (Snapshot, error) {
 	return s, nil
 }
 
+// kernelThreadTicks sums utime+stime over all kernel threads (kthreadd,
+// pid 2, and its children).
+func kernelThreadTicks() (int64, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("list /proc: %w", err)
+	}
+	var sum int64
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		ppid, ticks, err := parseStat(b)
+		if err != nil {
+			continue
+		}
+		if pid == 2 || ppid == 2 {
+			sum += ticks
+		}
+	}
+	return sum, nil
+}
+
 // procTicks returns utime+stime of /proc/<p>/stat.
 func procTicks(p string) (int64, error) {
 	b, err := os.ReadFile("/proc/" + p + "/stat")
 	if err != nil {
 		return 0, fmt.Errorf("read cpu time of %s: %w", p, err)
 	}
+	_, ticks, err := parseStat(b)
+	if err != nil {
+		return 0, fmt.Errorf("read cpu time of %s: %w", p, err)
+	}
+	return ticks, nil
+}
+
+// parseStat returns the parent pid and utime+stime of a /proc/PID/stat file.
+func parseStat(b []byte) (ppid int, ticks int64, err error) {
 	// The command name may contain spaces; fields start after the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("read cpu time of %s: malformed stat", p)
+		return 0, 0, fmt.Errorf("malformed stat")
 	}
 	f := bytes.Fields(b[i+1:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("read cpu time of %s: malformed stat", p)
+		return 0, 0, fmt.Errorf("malformed stat")
 	}
-	// After ')': state(3) ... utime is field 14, stime 15 → indexes 11, 12.
-	u, err1 := strconv.ParseInt(string(f[11]), 10, 64)
-	st, err2 := strconv.ParseInt(string(f[12]), 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("read cpu time of %s: malformed stat", p)
+	// After ')': state(3) ppid(4) ... utime(14) stime(15) → indexes 0, 1, 11, 12.
+	pp, err1 := strconv.Atoi(string(f[1]))
+	u, err2 := strconv.ParseInt(string(f[11]), 10, 64)
+	st, err3 := strconv.ParseInt(string(f[12]), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, 0, fmt.Errorf("malformed stat")
 	}
-	return u + st, nil
+	return pp, u + st, nil
 }
 
 // Share returns how the CPU time between a and b was spent.
@@ -100,10 +149,12 @@ func Share(a, b Snapshot) CPUShare {
 	busy := float64((b.total - b.idle) - (a.total - a.idle))
 	srv := float64(b.server - a.server)
 	self := float64(b.self - a.self)
-	other := max(0, busy-srv-self)
+	kern := float64((b.irq - a.irq) + (b.kthreads - a.kthreads))
+	other := max(0, busy-srv-self-kern)
 	return CPUShare{
 		Server:  srv / total,
 		Loadgen: self / total,
+		Kernel:  kern / total,
 		Other:   other / total,
 		Idle:    float64(b.idle-a.idle) / total,
 	}

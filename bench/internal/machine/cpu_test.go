@@ -25,6 +25,12 @@ func TestShare(t *testing.T) {
 		},
 		{"no time passed", Snapshot{total: 5}, Snapshot{total: 5}, CPUShare{}},
 		{
+			"kernel split out",
+			Snapshot{},
+			Snapshot{total: 100, idle: 10, irq: 20, kthreads: 10, server: 40, self: 10},
+			CPUShare{Server: 0.4, Loadgen: 0.1, Kernel: 0.3, Other: 0.1, Idle: 0.1},
+		},
+		{
 			// Process counters can run slightly ahead of /proc/stat: never negative.
 			"other clamped at zero",
 			Snapshot{}, Snapshot{total: 100, idle: 50, server: 60},
@@ -39,7 +45,8 @@ func TestShare(t *testing.T) {
 				got, want float64
 			}{
 				{"server", got.Server, tt.want.Server}, {"loadgen", got.Loadgen, tt.want.Loadgen},
-				{"other", got.Other, tt.want.Other}, {"idle", got.Idle, tt.want.Idle},
+				{"kernel", got.Kernel, tt.want.Kernel}, {"other", got.Other, tt.want.Other},
+				{"idle", got.Idle, tt.want.Idle},
 			} {
 				if math.Abs(c.got-c.want) > 1e-9 {
 					t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -100,4 +107,30 @@ func rusageCPU(t testing.TB) time.Duration {
 		t.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		ppid      int
+		ticks     int64
+		wantError bool
+	}{
+		{"plain", "123 (base) S 1 123 123 0 -1 4194560 100 0 0 0 70 30 0 0 20 0 9 0", 1, 100, false},
+		{"spaces and parens in comm", "77 (a (b) c) R 2 0 0 0 -1 0 0 0 0 0 5 6 0 0", 2, 11, false},
+		{"truncated", "5 (x) S 1 2", 0, 0, true},
+		{"no comm", "garbage", 0, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ppid, ticks, err := parseStat([]byte(tt.in))
+			if (err != nil) != tt.wantError {
+				t.Fatalf("err = %v", err)
+			}
+			if !tt.wantError && (ppid != tt.ppid || ticks != tt.ticks) {
+				t.Errorf("got ppid %d ticks %d, want %d %d", ppid, ticks, tt.ppid, tt.ticks)
+			}
+		})
+	}
 }
