@@ -174,11 +174,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, er
 	claims := jwt.MapClaims{}
 	tok, err := v.parser.ParseWithClaims(token, claims, v.kf.KeyfuncCtx(ctx))
 	if err != nil {
-		alg := ""
+		var header map[string]any
 		if tok != nil {
-			alg, _ = tok.Header["alg"].(string)
+			header = tok.Header
 		}
-		return nil, fmt.Errorf("verify token: %w: %w", classify(err, alg, claims), err)
+		return nil, fmt.Errorf("verify token: %w: %w", classify(err, header, claims), err)
 	}
 	return map[string]any(claims), nil
 }

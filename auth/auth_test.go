@@ -146,6 +146,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"HS256 with public key DER", hs(pubDER), auth.ErrAlgorithm},
 		{"ES256 header on RSA key", algSwap, auth.ErrAlgorithm},
 		{"unknown alg", b64([]byte(`{"alg":"XS999","kid":"good"}`)) + "." + parts[1] + "." + parts[2], auth.ErrAlgorithm},
+		{"kid not a string", b64([]byte(`{"alg":"RS256","kid":["good"]}`)) + "." + parts[1] + "." + parts[2], auth.ErrMalformed},
 		{"missing alg", b64([]byte(`{"kid":"good"}`)) + "." + parts[1] + "." + parts[2], auth.ErrAlgorithm},
 		{"expired beyond leeway", mint(t, good, with(func(c jwt.MapClaims) { c["exp"] = now.Add(-61 * time.Second).Unix() })), auth.ErrExpired},
 		{"no exp", mint(t, good, with(func(c jwt.MapClaims) { delete(c, "exp") })), auth.ErrExpired},

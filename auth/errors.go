@@ -74,9 +74,14 @@ func Reason(err error) string {
 }
 
 // classify maps an error of the jwt parser (and of the key lookup it called)
-// to one of the kinds above. alg is the token's alg header ("" if unknown),
-// claims the decoded (unverified) claims when available.
-func classify(err error, alg string, claims jwt.MapClaims) error {
+// to one of the kinds above. header is the token's decoded header (nil if
+// unknown), claims the decoded (unverified) claims when available.
+func classify(err error, header map[string]any, claims jwt.MapClaims) error {
+	alg, _ := header["alg"].(string)
+	kid, hasKID := header["kid"]
+	if _, ok := kid.(string); hasKID && !ok {
+		return ErrMalformed
+	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return ErrMalformed
