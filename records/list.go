@@ -1,0 +1,177 @@
+package records
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/filter"
+	"github.com/hanzoai/base/rules"
+	"github.com/hanzoai/base/store"
+)
+
+// List paging limits of the wire protocol.
+const (
+	DefaultPerPage = 30
+	MaxPerPage     = 1000
+)
+
+// ListParams are a list request's query parameters, already parsed.
+type ListParams struct {
+	Filter    string
+	Sort      string
+	Page      int
+	PerPage   int
+	SkipTotal bool
+	Expand    string
+}
+
+// ListResult is one page of records. TotalItems and TotalPages are -1 when
+// the count was skipped.
+type ListResult struct {
+	Page       int
+	PerPage    int
+	TotalItems int
+	TotalPages int
+	Items      []*Record
+}
+
+// List returns one page of c's records visible to req: the list rule AND the
+// client filter, sorted, paged and expanded.
+func (s *Service) List(ctx context.Context, q store.Querier, c *base.Collection, p ListParams, req *Request) (*ListResult, error) {
+	su := req.Superuser()
+	if c.ListRule == nil && !su {
+		return nil, base.Forbidden(msgOnlySuperusers)
+	}
+	if err := checkClientExpr(req, p.Filter, p.Sort); err != nil {
+		return nil, err
+	}
+	if p.Page <= 0 {
+		p.Page = 1
+	}
+	if p.PerPage <= 0 {
+		p.PerPage = DefaultPerPage
+	}
+	if p.PerPage > MaxPerPage {
+		p.PerPage = MaxPerPage
+	}
+
+	d := s.Dialect
+	alias := c.Name
+	var conds []string
+	var args []any
+	if !su && c.ListRule != nil && strings.TrimSpace(*c.ListRule) != "" {
+		w, a, err := s.ruleCondition(c, alias, *c.ListRule, req, nil)
+		if err != nil {
+			return nil, err
+		}
+		conds, args = append(conds, w), append(args, a...)
+	}
+	if strings.TrimSpace(p.Filter) != "" {
+		w, a, err := s.filterCondition(c, alias, p.Filter, req)
+		if err != nil {
+			return nil, err
+		}
+		conds, args = append(conds, w), append(args, a...)
+	}
+	from := " FROM " + d.Quote(c.Name) + " AS " + d.Quote(alias)
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE (" + strings.Join(conds, ") AND (") + ")"
+	}
+
+	order := ""
+	var orderArgs []any
+	if strings.TrimSpace(p.Sort) != "" {
+		items, err := filter.ParseSort(p.Sort)
+		if err != nil {
+			return nil, base.BadRequest("", nil).Wrap(fmt.Errorf("parse sort: %w", err))
+		}
+		o, a, err := s.Compiler.OrderBy(c, alias, items, s.rulesRequest(req, nil), rules.Options{AllowHidden: su, EnforceRelatedRules: !su, Superuser: su})
+		if err != nil {
+			return nil, base.BadRequest("", nil).Wrap(fmt.Errorf("compile sort: %w", err))
+		}
+		if o != "" {
+			order = " ORDER BY " + o
+			orderArgs = a
+		}
+	}
+
+	res := &ListResult{Page: p.Page, PerPage: p.PerPage, TotalItems: -1, TotalPages: -1}
+	if !p.SkipTotal {
+		var total int
+		if err := q.QueryRowContext(ctx, "SELECT COUNT(*)"+from+where, args...).Scan(&total); err != nil {
+			return nil, classify(fmt.Errorf("count %s: %w", c.Name, err))
+		}
+		res.TotalItems = total
+		res.TotalPages = (total + p.PerPage - 1) / p.PerPage
+	}
+
+	query := "SELECT " + selectList(d, c, alias) + from + where + order + " LIMIT ? OFFSET ?"
+	all := make([]any, 0, len(args)+len(orderArgs)+2)
+	all = append(all, args...)
+	all = append(all, orderArgs...)
+	all = append(all, p.PerPage, (p.Page-1)*p.PerPage)
+	rows, err := q.QueryContext(ctx, query, all...)
+	if err != nil {
+		return nil, classify(fmt.Errorf("list %s: %w", c.Name, err))
+	}
+	items, err := scanRecords(rows, c)
+	if err != nil {
+		return nil, classify(err)
+	}
+	res.Items = items
+	if p.Expand != "" {
+		if err := s.Expand(ctx, q, items, p.Expand, req); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// View returns record id of c if req may see it: 403 for a locked view rule,
+// 404 when missing or hidden by the rule.
+func (s *Service) View(ctx context.Context, q store.Querier, c *base.Collection, id, expand string, req *Request) (*Record, error) {
+	su := req.Superuser()
+	if c.ViewRule == nil && !su {
+		return nil, base.Forbidden(msgOnlySuperusers)
+	}
+	var cond string
+	var args []any
+	if !su && strings.TrimSpace(*c.ViewRule) != "" {
+		w, a, err := s.ruleCondition(c, c.Name, *c.ViewRule, req, nil)
+		if err != nil {
+			return nil, err
+		}
+		cond, args = w, a
+	}
+	rec, err := s.loadByID(ctx, q, c, id, cond, args)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, base.NotFound("")
+	}
+	if expand != "" {
+		if err := s.Expand(ctx, q, []*Record{rec}, expand, req); err != nil {
+			return nil, err
+		}
+	}
+	return rec, nil
+}
+
+// Satisfies reports whether record id of c matches rule for req (an empty
+// rule matches; a nil rule matches only for superusers).
+func (s *Service) Satisfies(ctx context.Context, q store.Querier, c *base.Collection, id string, rule string, req *Request) (bool, error) {
+	var cond string
+	var args []any
+	if strings.TrimSpace(rule) != "" && !req.Superuser() {
+		var err error
+		if cond, args, err = s.ruleCondition(c, c.Name, rule, req, nil); err != nil {
+			return false, err
+		}
+	}
+	rec, err := s.loadByID(ctx, q, c, id, cond, args)
+	return rec != nil, err
+}
