@@ -1,0 +1,149 @@
+package handler
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/records"
+	"github.com/hanzoai/base/store"
+)
+
+// env is what an org-scoped route works with: the caller, the org's
+// database and the record service over its current schema.
+type env struct {
+	id  *base.Identity
+	db  store.DB
+	svc *records.Service
+	req *records.Request
+}
+
+// orgHandler is a route that acts in the request's org.
+type orgHandler func(w http.ResponseWriter, r *http.Request, e *env) error
+
+// org adapts an orgHandler: it resolves identity and org, acquires the
+// org's database (released when the route returns), loads the schema,
+// upserts the caller's users mirror record, and renders any error.
+func (h *Handler) org(fn orgHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h.serveOrg(w, r, fn); err != nil {
+			writeError(w, r, h.log, err)
+		}
+	}
+}
+
+func (h *Handler) serveOrg(w http.ResponseWriter, r *http.Request, fn orgHandler) error {
+	ctx := r.Context()
+	id, err := h.identify(r)
+	if err != nil {
+		return err
+	}
+	db, err := h.cfg.Store.Acquire(ctx, id.Org)
+	if err != nil {
+		return storeError(err)
+	}
+	defer db.Release()
+	schema, err := h.schema(ctx, db)
+	if err != nil {
+		return storeError(err)
+	}
+	rd, err := rulesDialect(db.Dialect())
+	if err != nil {
+		return err
+	}
+	svc := records.NewService(schema, db.Dialect(), rd, h.now)
+	if !id.Guest() {
+		events, err := svc.EnsureUser(ctx, db, id)
+		if err != nil {
+			return storeError(err)
+		}
+		h.publish(ctx, events)
+	}
+	e := &env{id: id, db: db, svc: svc, req: &records.Request{
+		Identity: id,
+		Method:   r.Method,
+		Context:  "default",
+		Query:    firstValues(r.URL.Query()),
+		Headers:  headerValues(r.Header),
+	}}
+	return fn(w, r, e)
+}
+
+// storeError turns store failures into 503s, keeping *base.Error as is.
+func storeError(err error) error {
+	if e, ok := err.(*base.Error); ok {
+		return e
+	}
+	if isUnavailable(err) {
+		return base.Unavailable(err)
+	}
+	return err
+}
+
+func isUnavailable(err error) bool {
+	for e := err; e != nil; {
+		if e == store.ErrUnavailable || e == context.DeadlineExceeded {
+			return true
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		e = u.Unwrap()
+	}
+	return false
+}
+
+// withTx runs fn in a write transaction on e.db, commits, and publishes the
+// events fn returns only after the commit succeeded.
+func (h *Handler) withTx(ctx context.Context, e *env, fn func(tx store.Tx) ([]base.Event, error)) error {
+	tx, err := e.db.Begin(ctx)
+	if err != nil {
+		return storeError(err)
+	}
+	events, err := fn(tx)
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return storeError(err)
+	}
+	h.publish(ctx, events)
+	return nil
+}
+
+// requireSuperuser answers 401 for guests and 403 for other users.
+func requireSuperuser(e *env) error {
+	if e.id.Guest() {
+		return base.Unauthorized("The request requires valid record authorization token.")
+	}
+	if !e.id.IsSuperuser() {
+		return base.Forbidden("The authorized record is not allowed to perform this action.")
+	}
+	return nil
+}
+
+func firstValues(v map[string][]string) map[string]string {
+	out := make(map[string]string, len(v))
+	for k, vs := range v {
+		if len(vs) > 0 {
+			out[k] = vs[0]
+		}
+	}
+	return out
+}
+
+// headerValues snake_cases header names as rules see them
+// (X-Token → x_token).
+func headerValues(hdr http.Header) map[string]string {
+	out := make(map[string]string, len(hdr))
+	for k, vs := range hdr {
+		if len(vs) == 0 || strings.EqualFold(k, "Authorization") {
+			continue
+		}
+		out[strings.ToLower(strings.ReplaceAll(k, "-", "_"))] = vs[0]
+	}
+	return out
+}

@@ -1,0 +1,63 @@
+package handler
+
+import (
+	"net/http"
+
+	"github.com/hanzoai/base"
+)
+
+// routes registers every route under the configured prefix and the /api
+// alias the PocketBase SDK hard-codes.
+func (h *Handler) routes() {
+	prefixes := []string{h.cfg.Prefix}
+	if h.cfg.Prefix != "/api" {
+		prefixes = append(prefixes, "/api")
+	}
+	for _, p := range prefixes {
+		m := func(pattern string, fn http.HandlerFunc) {
+			method, path, _ := cut(pattern)
+			h.mux.HandleFunc(method+" "+p+path, fn)
+		}
+		m("GET /health", h.health)
+
+		m("GET /collections", h.org(h.listCollections))
+		m("POST /collections", h.org(h.createCollection))
+		m("PUT /collections/import", h.org(h.importCollections))
+		m("GET /collections/meta/scaffolds", h.org(h.scaffolds))
+		m("GET /collections/meta/oauth2-providers", h.org(h.oauth2Providers))
+		m("POST /collections/meta/dry-run-view", h.org(h.dryRunView))
+		m("GET /collections/{c}", h.org(h.viewCollection))
+		m("PATCH /collections/{c}", h.org(h.updateCollection))
+		m("DELETE /collections/{c}", h.org(h.deleteCollection))
+		m("DELETE /collections/{c}/truncate", h.org(h.truncateCollection))
+
+		m("GET /collections/{c}/records", h.org(h.listRecords))
+		m("POST /collections/{c}/records", h.org(h.createRecord))
+		m("GET /collections/{c}/records/{id}", h.org(h.viewRecord))
+		m("PATCH /collections/{c}/records/{id}", h.org(h.updateRecord))
+		m("DELETE /collections/{c}/records/{id}", h.org(h.deleteRecord))
+
+		m("GET /collections/{c}/auth-methods", h.org(h.authMethods))
+		m("POST /collections/{c}/auth-refresh", h.org(h.authRefresh))
+
+		m("POST /batch", h.org(h.batch))
+	}
+	h.mux.HandleFunc("/", h.notFound)
+}
+
+func cut(pattern string) (method, path string, ok bool) {
+	for i := 0; i < len(pattern); i++ {
+		if pattern[i] == ' ' {
+			return pattern[:i], pattern[i+1:], true
+		}
+	}
+	return "", pattern, false
+}
+
+func (h *Handler) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, r, http.StatusOK, map[string]any{"code": 200, "message": "API is healthy.", "data": map[string]any{}})
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, r, h.log, base.NotFound(""))
+}
