@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	httpadapter "github.com/hanzoai/base/adapters/http"
+	"github.com/hanzoai/base/auth"
+	"github.com/hanzoai/base/handler"
+	"github.com/hanzoai/base/iam"
+	"github.com/hanzoai/base/store"
+	"github.com/hanzoai/base/store/sqlite"
+)
+
+// Config is everything `base serve` reads from flags and the environment
+// (spec/base-v1.md §8).
+type Config struct {
+	HTTP        string
+	Dir         string
+	Store       string
+	StoreURL    string
+	RedisURL    string
+	IAMEndpoint string
+	IAMIssuer   string
+	IAMAudience string
+	IAMClientID string
+	Prefix      string
+	DefaultOrg  string
+	OrgDomains  map[string]string
+	BatchMax    int
+	LogLevel    slog.Level
+	LogFormat   string
+}
+
+// ConfigFromEnv reads the environment through getenv, with defaults.
+func ConfigFromEnv(getenv func(string) string) Config {
+	get := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	cfg := Config{
+		HTTP:        get("BASE_HTTP", "127.0.0.1:8090"),
+		Dir:         get("BASE_DIR", "./base_data"),
+		Store:       get("BASE_STORE", "sqlite"),
+		StoreURL:    getenv("BASE_STORE_URL"),
+		RedisURL:    getenv("BASE_REDIS_URL"),
+		IAMEndpoint: getenv("IAM_ENDPOINT"),
+		IAMIssuer:   getenv("IAM_ISSUER"),
+		IAMAudience: getenv("IAM_AUDIENCE"),
+		IAMClientID: get("IAM_CLIENT_ID", "base"),
+		Prefix:      get("BASE_API_PREFIX", "/v1"),
+		DefaultOrg:  get("BASE_DEFAULT_ORG", "default"),
+		OrgDomains:  map[string]string{},
+		LogFormat:   get("BASE_LOG_FORMAT", "text"),
+	}
+	if n, err := strconv.Atoi(getenv("BASE_BATCH_MAX")); err == nil {
+		cfg.BatchMax = n
+	}
+	for _, pair := range strings.Split(getenv("BASE_ORG_DOMAINS"), ",") {
+		if host, org, ok := strings.Cut(strings.TrimSpace(pair), "="); ok {
+			cfg.OrgDomains[strings.ToLower(strings.TrimSpace(host))] = strings.TrimSpace(org)
+		}
+	}
+	_ = cfg.LogLevel.UnmarshalText([]byte(get("BASE_LOG_LEVEL", "info")))
+	return cfg
+}
+
+// Main wires and runs a single-node Base: the API over SQLite, the
+// embedded dev IAM (unless IAM_ENDPOINT names an external one) and a plain
+// HTTP server. End-to-end tests start it as a process.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	store store.Store
+}
+
+// NewMain returns a Main logging to logw.
+func NewMain(cfg Config, logw io.Writer) *Main {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(logw, opts)
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(logw, opts)
+	}
+	return &Main{Config: cfg, Logger: slog.New(h)}
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (m *Main) Run(ctx context.Context) error {
+	defer m.Close()
+	cfg := m.Config
+	switch cfg.Store {
+	case "sqlite":
+		st, err := sqlite.Open(sqlite.Config{Dir: cfg.Dir, Logger: m.Logger})
+		if err != nil {
+			return fmt.Errorf("open sqlite store: %w", err)
+		}
+		m.store = st
+	default:
+		return fmt.Errorf("BASE_STORE=%q is not supported yet (sqlite only)", cfg.Store)
+	}
+	if cfg.RedisURL != "" {
+		return fmt.Errorf("BASE_REDIS_URL is set, but the realtime hub is not built yet")
+	}
+
+	hcfg := handler.Config{
+		Store:      m.store,
+		Logger:     m.Logger,
+		Prefix:     cfg.Prefix,
+		DefaultOrg: cfg.DefaultOrg,
+		OrgDomains: cfg.OrgDomains,
+		BatchMax:   cfg.BatchMax,
+	}
+	var issuerHandler http.Handler
+	if cfg.IAMEndpoint == "" {
+		dev, err := iam.OpenDevIssuer(cfg.Dir, "http://"+cfg.HTTP)
+		if err != nil {
+			return fmt.Errorf("open embedded IAM: %w", err)
+		}
+		v, err := auth.New(ctx, auth.Config{Issuer: dev.Issuer(), Audience: cfg.IAMAudience, Keys: dev.PublicKeys()})
+		if err != nil {
+			return fmt.Errorf("token verifier: %w", err)
+		}
+		hcfg.Verifier = v
+		hcfg.IAMAuthorizeURL = strings.TrimRight(dev.Issuer(), "/") + "/v1/iam/oauth/authorize"
+		hcfg.IAMClientID = cfg.IAMClientID
+		issuerHandler = dev.Handler()
+	} else {
+		v, authorize, err := externalVerifier(ctx, cfg, m.Logger)
+		if err != nil {
+			return err
+		}
+		hcfg.Verifier = v
+		hcfg.IAMAuthorizeURL = authorize
+		hcfg.IAMClientID = cfg.IAMClientID
+	}
+	api, err := handler.New(hcfg)
+	if err != nil {
+		return err
+	}
+	root := api
+	if issuerHandler != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/.well-known/", issuerHandler)
+		mux.Handle("/v1/iam/", issuerHandler)
+		mux.Handle("/", api)
+		root = mux
+	}
+	return httpadapter.Serve(ctx, httpadapter.Config{Addr: cfg.HTTP, Handler: root, Logger: m.Logger}, func(a net.Addr) {
+		m.Logger.Info("base serving", "addr", a.String(), "dir", cfg.Dir, "store", cfg.Store)
+	})
+}
+
+// externalVerifier discovers an external IAM, falling back to its canonical
+// paths when discovery is unreachable at start.
+func externalVerifier(ctx context.Context, cfg Config, log *slog.Logger) (*auth.Verifier, string, error) {
+	endpoint := strings.TrimRight(cfg.IAMEndpoint, "/")
+	issuer, jwks, authorize := endpoint, endpoint+"/v1/iam/.well-known/jwks", endpoint+"/v1/iam/oauth/authorize"
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if d, err := auth.Discover(dctx, nil, endpoint); err != nil {
+		log.Warn("IAM discovery failed; using canonical paths", "endpoint", endpoint, "err", err)
+	} else {
+		issuer, jwks = d.Issuer, d.JWKSURI
+		if d.AuthorizationEndpoint != "" {
+			authorize = d.AuthorizationEndpoint
+		}
+	}
+	if cfg.IAMIssuer != "" {
+		issuer = cfg.IAMIssuer
+	}
+	v, err := auth.New(ctx, auth.Config{Issuer: issuer, Audience: cfg.IAMAudience, JWKSURL: jwks})
+	if err != nil {
+		return nil, "", fmt.Errorf("token verifier: %w", err)
+	}
+	return v, authorize, nil
+}
+
+// Close releases the store.
+func (m *Main) Close() error {
+	if m.store != nil {
+		return m.store.Close()
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+// Package e2e drives a real `base serve` process with the unmodified
+// pocketbase JavaScript SDK (node's test runner). It builds cmd/base, starts
+// it on a free port with a fresh data directory, mints tokens with
+// `base token`, and runs every sdk/*.test.mjs file against it.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// need skips the test when a tool is missing, or fails it under CI, where
+// everything the suite needs must be installed by `make test`.
+func need(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is missing (CI must install it: run `make test`)", what)
+	}
+	t.Skipf("SKIPPING end-to-end SDK suite: %s is missing (run `make test` to install it)", what)
+}
+
+// Server is a running `base serve` process.
+type Server struct {
+	URL string
+	Dir string
+	Bin string
+}
+
+// buildBase compiles cmd/base into dir and returns the binary's path.
+func buildBase(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "base")
+	cmd := exec.Command("go", "build", "-o", bin, "../cmd/base")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build base: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startBase starts `base serve` and waits for /v1/health.
+func startBase(t *testing.T, bin string, env ...string) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	addr := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "serve", "--http", addr, "--dir", dir)
+	cmd.Env = append(os.Environ(), env...)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("base serve logs:\n%s", tail(logs.String(), 200))
+		}
+	})
+	url := "http://" + addr
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(url + "/v1/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("base serve did not become healthy: %v\n%s", err, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return &Server{URL: url, Dir: dir, Bin: bin}
+}
+
+// Token mints a token with `base token` for the server's data directory.
+func (s *Server) Token(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(s.Bin, append([]string{"token", "--dir", s.Dir}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("base token %v: %v", args, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// TestSDK runs the node SDK suite against a fresh server.
+func TestSDK(t *testing.T) {
+	_, err := exec.LookPath("node")
+	need(t, err == nil, "node")
+	_, err = os.Stat("node_modules/pocketbase")
+	need(t, err == nil, "e2e/node_modules (npm ci)")
+
+	bin := buildBase(t, t.TempDir())
+	srv := startBase(t, bin)
+	tokens := map[string][]string{
+		"TOKEN_ADMIN":    {"--sub", "acme/admin", "--org", "acme", "--email", "admin@acme.test", "--name", "Admin", "--admin"},
+		"TOKEN_ALICE":    {"--sub", "acme/alice", "--org", "acme", "--email", "alice@acme.test", "--name", "Alice"},
+		"TOKEN_BOB":      {"--sub", "acme/bob", "--org", "acme", "--email", "bob@acme.test", "--name", "Bob"},
+		"TOKEN_EVE":      {"--sub", "globex/eve", "--org", "globex", "--email", "eve@globex.test", "--name", "Eve"},
+		"TOKEN_EVEADMIN": {"--sub", "globex/boss", "--org", "globex", "--email", "boss@globex.test", "--admin"},
+		"TOKEN_PLATFORM": {"--sub", "built-in/root", "--org", "built-in", "--global-admin"},
+		"TOKEN_EXPIRED":  {"--sub", "acme/alice", "--org", "acme", "--ttl", "-1h"},
+		"TOKEN_MULTI":    {"--sub", "acme/carol", "--org", "acme", "--orgs", "globex:member"},
+	}
+	env := append(os.Environ(), "BASE_URL="+srv.URL)
+	for k, args := range tokens {
+		env = append(env, k+"="+srv.Token(t, args...))
+	}
+	files, _ := filepath.Glob("sdk/*.test.mjs")
+	if len(files) == 0 {
+		t.Fatal("no sdk/*.test.mjs files")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", append([]string{"--test", "--test-reporter=spec", "--test-concurrency=1"}, files...)...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	t.Logf("node --test output:\n%s", out)
+	if err != nil {
+		t.Fatalf("SDK suite failed: %v", err)
+	}
+	fmt.Fprint(os.Stderr, "")
+}
