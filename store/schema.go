@@ -370,7 +370,9 @@ func createView(ctx context.Context, tx Tx, d SchemaDialect, c *base.Collection)
 // are matched by id, so renamed fields keep their data; dropped fields drop
 // their column; a change of storage (type, or single/multiple) converts the
 // stored values with SchemaDialect.ConvertExpr; indexes no longer defined
-// are dropped and new ones created. A view collection's VIEW is recreated.
+// are dropped and new ones created. A view collection's VIEW is recreated;
+// its fields are inferred again (ViewFields) when the query changed or
+// c.Fields is empty.
 // A collection cannot change between view and non-view types.
 func UpdateCollection(ctx context.Context, tx Tx, d Dialect, old, c *base.Collection) error {
 	sd, err := schemaDialect(d)
@@ -395,6 +397,9 @@ func UpdateCollection(ctx context.Context, tx Tx, d Dialect, old, c *base.Collec
 	}
 	q := sd.Quote
 	if c.IsView() {
+		if strings.TrimSpace(c.ViewQuery) != strings.TrimSpace(old.ViewQuery) {
+			c.Fields = nil // a new query defines new fields
+		}
 		if _, err := tx.ExecContext(ctx, "DROP VIEW IF EXISTS "+q(old.Name)); err != nil {
 			return fmt.Errorf("update collection %q: %w", old.Name, err)
 		}

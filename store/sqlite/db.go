@@ -37,18 +37,21 @@ func (d *db) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 	return d.h.r.QueryRowContext(ctx, query, args...)
 }
 
-// ExecContext runs one statement on the writer connection in its own
-// transaction, serialized with Begin.
+// ExecContext runs one statement in its own write transaction (BEGIN
+// IMMEDIATE, so another process's commit cannot invalidate it midway),
+// serialized with Begin.
 func (d *db) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	select {
-	case d.h.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("exec on %q: %w", d.h.org, ctx.Err())
-	}
-	defer func() { <-d.h.wsem }()
-	res, err := d.h.w.ExecContext(ctx, query, args...)
+	tx, err := d.Begin(ctx)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

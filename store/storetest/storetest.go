@@ -937,6 +937,19 @@ func testViews(t *testing.T, s store.Store) {
 	if _, err := store.ViewFields(ctx, db, d, `SELECT id FROM posts; DROP TABLE posts`); err == nil {
 		t.Error("multi-statement view accepted")
 	}
+	star, err := store.ViewFields(ctx, db, d, `SELECT * FROM posts`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc0 := find(t, db, "posts")
+	if len(star) != len(pc0.Fields) {
+		t.Fatalf("SELECT * fields = %d, want %d", len(star), len(pc0.Fields))
+	}
+	for i, f := range star {
+		if f.Name != pc0.Fields[i].Name || f.Type != pc0.Fields[i].Type {
+			t.Errorf("SELECT * field %d = %s:%s, want %s:%s", i, f.Name, f.Type, pc0.Fields[i].Name, pc0.Fields[i].Type)
+		}
+	}
 	rows, err := store.DryRunView(ctx, db, d, "SELECT id, title FROM posts ORDER BY id")
 	if err != nil {
 		t.Fatal(err)
@@ -957,6 +970,16 @@ func testViews(t *testing.T, s store.Store) {
 	if got := find(t, db, "post_stats"); got.ViewQuery != view.ViewQuery || len(got.Fields) != 3 {
 		t.Errorf("stored view = %+v", got)
 	}
+	// Columns the view does not use can still change under it.
+	pOld := find(t, db, "posts")
+	pNew := pOld.Clone()
+	pNew.Fields = slices.DeleteFunc(pNew.Fields, func(f *base.Field) bool { return f.Name == "slug" })
+	pNew.Field("meta").Type = base.FieldText
+	pNew.Field("tags").Name = "labels"
+	updateCollection(t, db, pOld, pNew)
+	if n := count(t, db, d, "post_stats"); n != 1 {
+		t.Errorf("view rows after table update = %d, want 1", n)
+	}
 	// Deleting a table a view depends on is refused.
 	pc := find(t, db, "posts")
 	err = tryWrite(db, func(tx store.Tx) error { return store.DeleteCollection(ctx, tx, d, pc) })
@@ -967,8 +990,10 @@ func testViews(t *testing.T, s store.Store) {
 	v2 := find(t, db, "post_stats").Clone()
 	v2.Name = "all_posts"
 	v2.ViewQuery = `SELECT id, title FROM posts`
-	v2.Fields = nil
 	updateCollection(t, db, find(t, db, "post_stats"), v2)
+	if got := len(find(t, db, "all_posts").Fields); got != 2 {
+		t.Errorf("fields after query change = %d, want 2 (re-inferred)", got)
+	}
 	if n := count(t, db, d, "all_posts"); n != 2 {
 		t.Errorf("updated view rows = %d, want 2", n)
 	}
