@@ -136,6 +136,10 @@ func TestSDK(t *testing.T) {
 		"TOKEN_PLATFORM": {"--sub", "built-in/root", "--org", "built-in", "--global-admin"},
 		"TOKEN_EXPIRED":  {"--sub", "acme/alice", "--org", "acme", "--ttl", "-1h"},
 		"TOKEN_MULTI":    {"--sub", "acme/carol", "--org", "acme", "--orgs", "globex:member"},
+		// dave is used only by rules.test.mjs to watch the users mirror
+		// being created on a first request and refreshed from new claims.
+		"TOKEN_DAVE":  {"--sub", "acme/dave", "--org", "acme", "--email", "dave@acme.test", "--name", "Dave"},
+		"TOKEN_DAVE2": {"--sub", "acme/dave", "--org", "acme", "--email", "david@acme.test", "--name", "David"},
 	}
 	env := append(os.Environ(), "BASE_URL="+srv.URL)
 	for k, args := range tokens {
