@@ -277,7 +277,7 @@ test('collections: field options are enforced on records', async () => {
   const dup = await fails(rec.create({ title: 'Dup', slug: 'hello-1' }), 400);
   assert.equal(fieldCode(dup, 'slug'), 'validation_not_unique');
   // The ordinary index does not constrain values.
-  await rec.create({ title: 'Same count', count: 7 });
+  await rec.create({ title: 'Same count', slug: 'same-count', count: 7 });
 });
 
 test('collections: update renames fields (data survives), adds and removes fields, changes rules', async () => {
@@ -368,51 +368,77 @@ test('collections: truncate empties a collection', async () => {
   assert.equal((await admin.collection(col.name).getList()).totalItems, 1);
 });
 
-test('collections: import creates and updates; deleteMissing removes the rest', async () => {
-  // A fresh org, so deleteMissing cannot touch other tests' collections.
+test('collections: import creates new collections (no ids: matched by name, else created)', async () => {
+  // A fresh org, so nothing else is touched.
   const org = uniq('imp').replace(/_/g, '-');
   const pb = as.platform({ org });
-  const existing = await pb.collections.getFullList();
   const a = uniq('impa');
   const b = uniq('impb');
   const ok = await pb.collections.import([
-    ...existing,
     { name: a, type: 'base', listRule: '', fields: [{ name: 'title', type: 'text' }] },
     { name: b, type: 'base', fields: [{ name: 'n', type: 'number' }] },
   ], false);
   assert.equal(ok, true);
   const ca = await pb.collections.getOne(a);
-  const cb = await pb.collections.getOne(b);
   assert.ok(fieldByName(ca, 'title'));
-  assert.ok(fieldByName(cb, 'n'));
   assert.equal(ca.listRule, '');
-  const rec = await pb.collection(a).create({ title: 'survives import' });
+  assert.ok(fieldByName(await pb.collections.getOne(b), 'n'));
+  const rec = await pb.collection(a).create({ title: 'imported' });
+  assert.equal(rec.title, 'imported');
 
-  // Update a (add a field) by id, keep b: nothing deleted without deleteMissing.
-  const a2 = { ...ca, fields: [...ca.fields, { name: 'extra', type: 'bool' }] };
-  assert.equal(await pb.collections.import([...existing, a2], false), true);
-  assert.ok(fieldByName(await pb.collections.getOne(a), 'extra'));
+  // Importing again by name (still no id) updates in place.
+  assert.equal(await pb.collections.import([
+    { name: a, type: 'base', listRule: '', fields: [{ name: 'title', type: 'text' }, { name: 'extra', type: 'bool' }] },
+  ], false), true);
+  const again = await pb.collections.getOne(a);
+  assert.equal(again.id, ca.id, 'matched by name, not recreated');
+  assert.ok(fieldByName(again, 'extra'));
+  assert.equal((await pb.collection(a).getOne(rec.id)).title, 'imported');
+});
+
+test('collections: import updates by id; deleteMissing removes the rest', async () => {
+  // A fresh org, so deleteMissing cannot touch other tests' collections.
+  const org = uniq('imp').replace(/_/g, '-');
+  const pb = as.platform({ org });
+  const a = uniq('impa');
+  const b = uniq('impb');
+  const ca = await createCollection(pb, { name: a, type: 'base', listRule: '', fields: [{ name: 'title', type: 'text' }] });
+  const cb = await createCollection(pb, { name: b, type: 'base', fields: [{ name: 'n', type: 'number' }] });
+  const rec = await pb.collection(a).create({ title: 'survives import' });
+  const existing = (await pb.collections.getFullList()).filter((c) => c.id !== ca.id && c.id !== cb.id);
+
+  // Update a (add a field, change a rule) by id, keep b: nothing deleted without deleteMissing.
+  const a2 = { ...ca, viewRule: '', fields: [...ca.fields, { name: 'extra', type: 'bool' }] };
+  assert.equal(await pb.collections.import([a2], false), true);
+  const got = await pb.collections.getOne(a);
+  assert.ok(fieldByName(got, 'extra'));
+  assert.equal(got.viewRule, '');
+  assert.equal(got.id, ca.id);
   assert.ok(await pb.collections.getOne(b));
   const kept = await pb.collection(a).getOne(rec.id);
   assert.equal(kept.title, 'survives import');
   assert.equal(kept.extra, false);
 
-  // deleteMissing drops b.
-  const current = await pb.collections.getFullList();
-  const withoutB = current.filter((c) => c.name !== b);
-  assert.equal(await pb.collections.import(withoutB, true), true);
+  // deleteMissing drops b (system collections such as users always stay).
+  assert.equal(await pb.collections.import([got], true), true);
   await fails(pb.collections.getOne(b), 404);
   assert.ok(await pb.collections.getOne(a));
+  for (const c of existing.filter((x) => x.system)) {
+    assert.ok(await pb.collections.getOne(c.id), `system collection ${c.name} survives`);
+  }
   assert.ok(await pb.collections.getOne('users'), 'system users collection survives');
+  assert.equal((await pb.collection(a).getOne(rec.id)).title, 'survives import');
 
   // Invalid import → 400 and nothing is applied.
-  const c = uniq('impc');
   const bad = await fails(pb.collections.import([
-    { name: c, type: 'base', fields: [{ name: 'x', type: 'text' }] },
+    { ...got, listRule: null },
     { name: uniq('impd'), type: 'base', fields: [{ name: 'y', type: 'no-such-type' }] },
   ], false), 400);
   assert.equal(bad.response.message, 'Failed to import collections.');
-  await fails(pb.collections.getOne(c), 404);
+  assert.equal((await pb.collections.getOne(a)).listRule, '', 'the valid part was not applied either');
+
+  // Empty import → 400.
+  await fails(pb.collections.import([], false), 400);
 });
 
 test('collections: getScaffolds', async () => {

@@ -73,6 +73,14 @@ export function client(token, { org, headers } = {}) {
   const pb = new PocketBase(BASE_URL);
   pb.autoCancellation(false);
   if (token) pb.authStore.save(token, null);
+  // Unexpected errors print only two levels deep: add the field errors as a
+  // string so a failing test shows them.
+  pb.afterSend = (response, data) => {
+    if (response.status >= 400 && data && typeof data === 'object' && data.data) {
+      Object.defineProperty(data, 'detail', { value: JSON.stringify(data.data), enumerable: true });
+    }
+    return data;
+  };
   const extra = { ...(headers || {}) };
   if (org) extra['X-Org-Id'] = org;
   if (Object.keys(extra).length > 0) {
