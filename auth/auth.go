@@ -86,9 +86,15 @@ type Config struct {
 // Verifier verifies tokens. It is safe for concurrent use and holds no
 // goroutine of its own (a JWKS fetch runs only while a Verify needs it).
 type Verifier struct {
-	issuer string
-	parser *jwt.Parser
-	kf     keyfunc.Keyfunc
+	now   func() time.Time
+	cache tokenCache
+	keys  *keyStore
+	// noCache turns the verified-token cache off (benchmarks of the
+	// signature path).
+	noCache bool
+	issuer  string
+	parser  *jwt.Parser
+	kf      keyfunc.Keyfunc
 }
 
 // New returns a Verifier for cfg. It does no I/O: the JWKS is fetched by the
@@ -139,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(cfg.Audience))
 	}
-	return &Verifier{issuer: cfg.Issuer, parser: jwt.NewParser(opts...), kf: kf}, nil
+	return &Verifier{now: cfg.Now, keys: store, issuer: cfg.Issuer, parser: jwt.NewParser(opts...), kf: kf}, nil
 }
 
 // Issuer returns the issuer tokens must carry.
@@ -171,6 +177,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, er
 	if len(token) > MaxTokenBytes {
 		return nil, fmt.Errorf("verify token: %w: %d bytes", ErrMalformed, len(token))
 	}
+	now := v.now()
+	snap, stale := v.keys.current(now)
+	if claims, ok := v.cache.get(token, now, snap, stale); ok && !v.noCache {
+		return claims, nil
+	}
 	claims := jwt.MapClaims{}
 	tok, err := v.parser.ParseWithClaims(token, claims, v.kf.KeyfuncCtx(ctx))
 	if err != nil {
@@ -180,5 +191,6 @@ func (v *Verifier) Verify(ctx context.Context, token string) (map[string]any, er
 		}
 		return nil, fmt.Errorf("verify token: %w: %w", classify(err, header, claims), err)
 	}
+	v.cache.put(token, claims, now, snap)
 	return map[string]any(claims), nil
 }
