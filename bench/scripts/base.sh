@@ -40,4 +40,8 @@ log "cold start x$COLD_N (on the data dir the load run left behind)"
 run_boosted "$WORK/coldstart.txt" "$WORK/bin/coldstart" -n "$COLD_N" -url "http://$ADDR/v1/health" -json "$WORK/coldstart.json" -quiet "$QUIET" -quiet-wait "$QUIET_WAIT" \
 	-log "$WORK/coldstart.log" -- "$BASE" serve --dir "$WORK/data" --http "$ADDR"
 
+log "cold start x$COLD_N (on an empty data dir; the discarded first run initializes it)"
+run_boosted "$WORK/coldstart-empty.txt" "$WORK/bin/coldstart" -n "$COLD_N" -url "http://$ADDR/v1/health" -json "$WORK/coldstart-empty.json" -quiet "$QUIET" -quiet-wait "$QUIET_WAIT" \
+	-log "$WORK/coldstart.log" -- "$BASE" serve --dir "$WORK/data-empty" --http "$ADDR"
+
 write_results base "$VERSION"

@@ -85,6 +85,7 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -143,7 +144,8 @@ machine_json() {
 		"$(nproc)" "$cpu" "$(awk '/MemTotal/{print int($2/1024)}' /proc/meminfo)" "$kernel" "$gov"
 }
 
-# write_results NAME VERSION: combine $WORK/loadgen.json and $WORK/coldstart.json
+# write_results NAME VERSION: combine $WORK/loadgen.json, $WORK/coldstart.json and
+# $WORK/coldstart-empty.json
 # into $OUT/NAME-DATE.json and the text outputs into $OUT/NAME-DATE.txt.
 write_results() {
 	local name=$1 version=$2 base="$OUT/$1-$DATE"
@@ -155,6 +157,8 @@ write_results() {
 		cat "$WORK/loadgen.json"
 		printf ',\n"coldstart": '
 		cat "$WORK/coldstart.json"
+		printf ',\n"coldstartEmpty": '
+		cat "$WORK/coldstart-empty.json"
 		printf '}\n'
 	} >"$base.json"
 	{
@@ -164,7 +168,11 @@ write_results() {
 		echo
 		cat "$WORK/loadgen.txt"
 		echo
+		echo "loaded data dir (after the load run):"
 		cat "$WORK/coldstart.txt"
+		echo
+		echo "empty data dir:"
+		cat "$WORK/coldstart-empty.txt"
 	} >"$base.txt"
 	log "wrote $base.json and $base.txt"
 }

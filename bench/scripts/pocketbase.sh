@@ -50,4 +50,9 @@ log "cold start x$COLD_N (on the data dir the load run left behind)"
 run_boosted "$WORK/coldstart.txt" "$WORK/bin/coldstart" -n "$COLD_N" -url "http://$ADDR/api/health" -json "$WORK/coldstart.json" -quiet "$QUIET" -quiet-wait "$QUIET_WAIT" \
 	-log "$WORK/coldstart.log" -- "$PB" serve "${PBARGS[@]}" --http "$ADDR"
 
+log "cold start x$COLD_N (on an empty, initialized data dir)"
+"$PB" --dir "$WORK/pb-empty" --automigrate=false --migrationsDir "$WORK/m" --dev=false superuser upsert "$EMAIL" "$PASSWORD" >/dev/null
+run_boosted "$WORK/coldstart-empty.txt" "$WORK/bin/coldstart" -n "$COLD_N" -url "http://$ADDR/api/health" -json "$WORK/coldstart-empty.json" -quiet "$QUIET" -quiet-wait "$QUIET_WAIT" \
+	-log "$WORK/coldstart.log" -- "$PB" serve --dir "$WORK/pb-empty" --automigrate=false --migrationsDir "$WORK/m" --dev=false --http "$ADDR"
+
 write_results pocketbase "$PB_VERSION"

@@ -42,7 +42,10 @@ type result struct {
 	} `json:"load"`
 	Coldstart struct {
 		MedianMS float64 `json:"medianMs"`
-	} `json:"coldstart"`
+	} `json:"coldstart"` // on the data dir the load run left behind: the target
+	ColdstartEmpty struct {
+		MedianMS float64 `json:"medianMs"`
+	} `json:"coldstartEmpty"` // on an empty data dir: for reference
 }
 
 func main() {
@@ -137,8 +140,10 @@ func run(args []string, w io.Writer) (bool, error) {
 	}
 	cPeak, rPeak := max(cand.Load.PeakRSSKB, cand.Load.VmHWMKB), max(ref.Load.PeakRSSKB, ref.Load.VmHWMKB)
 	fmt.Fprintf(w, "peak RSS: %.1f MiB vs %.1f MiB  %s\n", float64(cPeak)/1024, float64(rPeak)/1024, mark(cPeak > 0 && cPeak <= rPeak))
-	fmt.Fprintf(w, "cold start median: %.2f ms (reference %.2f ms), target <= %.0f ms  %s\n",
+	fmt.Fprintf(w, "cold start median, loaded data dir: %.2f ms (reference %.2f ms), target <= %.0f ms  %s\n",
 		cand.Coldstart.MedianMS, ref.Coldstart.MedianMS, *cold, mark(cand.Coldstart.MedianMS > 0 && cand.Coldstart.MedianMS <= *cold))
+	fmt.Fprintf(w, "cold start median, empty data dir:  %.2f ms (reference %.2f ms)\n",
+		cand.ColdstartEmpty.MedianMS, ref.ColdstartEmpty.MedianMS)
 	if all {
 		fmt.Fprintln(w, "all targets met")
 	} else {

@@ -150,7 +150,8 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	for _, s := range rep.Scenarios {
 		if s.CPU.Other > rep.QuietLimit && rep.QuietLimit > 0 {
-			fmt.Fprintf(&b, "NOISY (%s): other processes used %.0f%% of the machine's CPU during the window\n", s.Name, 100*s.CPU.Other)
+			fmt.Fprintf(&b, "NOISY (%s): other processes used %.0f%% of the machine's CPU during the window (idle %.0f%%)\n",
+				s.Name, 100*s.CPU.Other, 100*s.CPU.Idle)
 		}
 		if !s.Verified {
 			fmt.Fprintf(&b, "WRONG ANSWER (%s): %s\n", s.Name, s.VerifyError)
