@@ -5,7 +5,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   as, uniq, fails, fieldCode, createCollection, openCollection, raw, recordId, sorted, DATETIME, ID,
-  TOKENS,
+  TOKENS, BASE_URL,
 } from './helpers.mjs';
 
 // ---------------------------------------------------------------------------
@@ -197,8 +197,8 @@ test('records: getFirstListItem', async () => {
   const P = as.alice().collection(fx.posts.name);
   const r = await P.getFirstListItem('title = "Beta"');
   assert.equal(r.id, fx.beta.id);
-  const e = await fails(P.getFirstListItem('title = "does not exist"'), 404);
-  assert.equal(e.status, 404);
+  // The server answers 200 with no items; the SDK itself throws a 404.
+  await assert.rejects(P.getFirstListItem('title = "does not exist"'), (e) => e.status === 404);
   const withExpand = await P.getFirstListItem(`id = "${fx.alpha.id}"`, { expand: 'author' });
   assert.equal(withExpand.expand.author.name, 'Ann');
 });
@@ -622,4 +622,101 @@ test('records: cascade delete, required-relation refusal, reference removal', as
   assert.equal(await P.delete(p2.id), true);
   await fails(K.getOne(k3.id), 404);
   assert.deepEqual((await pb.collection(tags.name).getOne(t1.id)).parents, []);
+});
+
+test('records: filter functions, relation gates and limits', async () => {
+  const admin = as.admin();
+  const places = await openCollection(admin, 'places', [
+    { name: 'name', type: 'text' },
+    { name: 'loc', type: 'geoPoint' },
+    { name: 'when', type: 'date' },
+  ]);
+  const PL = admin.collection(places.name);
+  await PL.create({ name: 'Sofia', loc: { lon: 23.32, lat: 42.69 }, when: '2024-03-01 10:00:00.000Z' });
+  await PL.create({ name: 'Plovdiv', loc: { lon: 24.75, lat: 42.15 }, when: '2023-07-15 10:00:00.000Z' });
+  await PL.create({ name: 'London', loc: { lon: -0.12, lat: 51.5 }, when: '2024-12-31 23:00:00.000Z' });
+  const names = async (filter) => sorted((await as.alice().collection(places.name).getList(1, 10, { filter }))
+    .items.map((r) => r.name));
+  assert.deepEqual(await names('geoDistance(loc.lon, loc.lat, 23.32, 42.69) < 25'), ['Sofia']);
+  assert.deepEqual(await names('geoDistance(loc.lon, loc.lat, 23.32, 42.69) < 200'), ['Plovdiv', 'Sofia']);
+  assert.deepEqual(await names('loc.lat > 50'), ['London']);
+  assert.deepEqual(await names("strftime('%Y', when) = \"2024\""), ['London', 'Sofia']);
+  assert.deepEqual(await names("strftime('%m', when) = \"07\""), ['Plovdiv']);
+  assert.deepEqual(await names('name ?!= "Sofia"'), ['London', 'Plovdiv']);
+
+  // Filtering through a relation into a collection whose listRule is null → 400
+  // for users (the fixture's ghost relation); superusers may.
+  await fails(as.alice().collection(fx.posts.name).getList(1, 10, { filter: 'ghost.name = "Casper"' }), 400);
+  const sup = await admin.collection(fx.posts.name).getList(1, 10, { filter: 'ghost.name = "Casper"' });
+  assert.deepEqual(sup.items.map((r) => r.title), ['Alpha']);
+
+  // Into a collection with an expression listRule: the rule also gates the joined rows.
+  const agents = await createCollection(admin, {
+    name: uniq('agents'), type: 'base', listRule: 'name != "Secret"', viewRule: 'name != "Secret"',
+    fields: [{ name: 'name', type: 'text' }],
+  });
+  const missions = await openCollection(admin, 'missions', [
+    { name: 'title', type: 'text' },
+    { name: 'agent', type: 'relation', collectionId: agents.id, maxSelect: 1 },
+  ]);
+  const secret = await admin.collection(agents.name).create({ name: 'Secret' });
+  const known = await admin.collection(agents.name).create({ name: 'Known' });
+  await admin.collection(missions.name).create({ title: 'm1', agent: secret.id });
+  await admin.collection(missions.name).create({ title: 'm2', agent: known.id });
+  const M = as.alice().collection(missions.name);
+  assert.equal((await M.getList(1, 10, { filter: 'agent.name = "Secret"' })).totalItems, 0);
+  assert.equal((await M.getList(1, 10, { filter: 'agent.name = "Known"' })).totalItems, 1);
+  assert.equal((await admin.collection(missions.name).getList(1, 10, { filter: 'agent.name = "Secret"' })).totalItems, 1);
+  // ...and expand omits the record the viewRule hides.
+  const m1 = await M.getFirstListItem('title = "m1"', { expand: 'agent' });
+  assert.equal(m1.agent, secret.id);
+  assert.equal('agent' in m1.expand, false);
+
+  // Limits: filter length and sort items.
+  const P = as.alice().collection(fx.posts.name);
+  await fails(P.getList(1, 10, { filter: `title = "${'x'.repeat(3600)}"` }), 400);
+  await fails(P.getList(1, 10, { sort: 'title,views,status,id,created,updated,author,tags,meta' }), 400);
+});
+
+test('records: back-relation through a unique index expands to one record', async () => {
+  const admin = as.admin();
+  const name = uniq('profiles');
+  await createCollection(admin, {
+    name, type: 'base', listRule: '', viewRule: '',
+    fields: [
+      { name: 'bio', type: 'text' },
+      { name: 'author', type: 'relation', collectionId: fx.authors.id, maxSelect: 1 },
+    ],
+    indexes: [`CREATE UNIQUE INDEX \`idx_${name}_author\` ON \`${name}\` (\`author\`)`],
+  });
+  await admin.collection(name).create({ bio: 'Ann writes', author: fx.ann.id });
+  const a = await as.alice().collection(fx.authors.name).getOne(fx.ann.id, { expand: `${name}_via_author` });
+  const via = a.expand[`${name}_via_author`];
+  assert.equal(Array.isArray(via), false, 'unique back-relation is a single object');
+  assert.equal(via.bio, 'Ann writes');
+  // From the other side, the plain back-relation of comments stays an array.
+  const p = await as.alice().collection(fx.posts.name).getOne(fx.beta.id, { expand: `${fx.comments.name}_via_post.post` });
+  const comments = p.expand[`${fx.comments.name}_via_post`];
+  assert.ok(Array.isArray(comments));
+  assert.equal(comments[0].expand.post.id, fx.beta.id, 'nested expand inside a back-relation');
+});
+
+test('records: CORS preflight and JSON content type', async () => {
+  const res = await fetch(`${BASE_URL}/api/collections/${fx.posts.name}/records`, {
+    method: 'OPTIONS',
+    headers: {
+      Origin: 'https://app.example.com',
+      'Access-Control-Request-Method': 'PATCH',
+      'Access-Control-Request-Headers': 'authorization,content-type,x-org-id',
+    },
+  });
+  assert.ok(res.status === 200 || res.status === 204, `preflight status ${res.status}`);
+  const allowOrigin = res.headers.get('access-control-allow-origin');
+  assert.ok(allowOrigin === '*' || allowOrigin === 'https://app.example.com', `allow-origin ${allowOrigin}`);
+  assert.match(res.headers.get('access-control-allow-methods') || '', /PATCH/);
+  assert.match((res.headers.get('access-control-allow-headers') || '').toLowerCase(), /authorization/);
+
+  const list = await raw(`/api/collections/${fx.posts.name}/records`, { org: 'acme', headers: { 'Content-Type': 'application/json' } });
+  assert.equal(list.status, 200, 'GET with a JSON content type and no body');
+  assert.match(list.headers.get('content-type'), /application\/json/);
 });

@@ -387,3 +387,78 @@ test('expired and forged tokens act as guests', async () => {
   }
   assert.equal(as.expired().authStore.isValid, false, 'the SDK sees the expired token as invalid');
 });
+
+test('rules: plain fields, :isset, :changed, modifiers in @request.body', async () => {
+  const col = await createCollection(as.admin(), {
+    name: uniq('guarded'), type: 'base',
+    listRule: '', viewRule: '',
+    // Plain field names in a createRule refer to the would-be record.
+    createRule: 'status = "draft" && @request.body.owner:isset = false',
+    // ...and in an updateRule to the stored record.
+    updateRule: 'status != "locked" && @request.body.title:changed = false && @request.body.tags:length <= 2',
+    deleteRule: 'status = "draft"',
+    fields: [
+      { name: 'title', type: 'text' },
+      { name: 'owner', type: 'text' },
+      { name: 'status', type: 'select', values: ['draft', 'locked', 'open'], maxSelect: 1 },
+      { name: 'tags', type: 'select', values: ['a', 'b', 'c'], maxSelect: 3 },
+    ],
+  });
+  const R = as.alice().collection(col.name);
+  const d = await R.create({ title: 't', status: 'draft' });
+  await fails(R.create({ title: 't', status: 'open' }), 400, 'Failed to create record.');
+  await fails(R.create({ title: 't', status: 'draft', owner: 'me' }), 400, 'Failed to create record.');
+
+  // :changed — sending the same title is fine, a different one is not.
+  assert.equal((await R.update(d.id, { title: 't', status: 'open' })).status, 'open');
+  await fails(R.update(d.id, { title: 'other' }), 404);
+  // @request.body.tags is the final value after modifiers.
+  assert.deepEqual((await R.update(d.id, { 'tags+': ['a', 'b'] })).tags, ['a', 'b']);
+  await fails(R.update(d.id, { 'tags+': 'c' }), 404);
+  assert.deepEqual((await R.getOne(d.id)).tags, ['a', 'b']);
+  // The stored status gates the update, whatever the body says.
+  await as.admin().collection(col.name).update(d.id, { status: 'locked' });
+  await fails(R.update(d.id, { status: 'draft' }), 404);
+  assert.equal((await R.getOne(d.id)).status, 'locked');
+  // deleteRule on the stored record.
+  await fails(R.delete(d.id), 404);
+  await as.admin().collection(col.name).update(d.id, { status: 'draft' });
+  assert.equal(await R.delete(d.id), true);
+});
+
+test('rules: @request.query, @request.headers, @request.method, @collection', async () => {
+  const admin = as.admin();
+  const col = await createCollection(admin, {
+    name: uniq('ctx'), type: 'base',
+    listRule: '@request.query.key = "open-sesame"',
+    viewRule: '@request.headers.x_api_key = "k1"',
+    createRule: '@request.method = "POST"',
+    fields: [{ name: 'title', type: 'text' }],
+  });
+  const r = await as.alice().collection(col.name).create({ title: 'ctx' });
+  const R = as.alice().collection(col.name);
+  assert.equal((await R.getList()).totalItems, 0);
+  assert.equal((await R.getList(1, 10, { key: 'open-sesame' })).totalItems, 1, 'unknown options become query params');
+  await fails(R.getOne(r.id), 404);
+  assert.equal((await R.getOne(r.id, { headers: { 'X-Api-Key': 'k1' } })).title, 'ctx');
+
+  // @collection joins in rules: membership table gates a projects collection.
+  const members = await createCollection(admin, {
+    name: uniq('memberships'), type: 'base', listRule: null, viewRule: null,
+    fields: [{ name: 'user', type: 'text' }, { name: 'team', type: 'text' }],
+  });
+  const rule = `@collection.${members.name}.user ?= @request.auth.id && @collection.${members.name}.team ?= team`;
+  const projects = await createCollection(admin, {
+    name: uniq('projects'), type: 'base', listRule: rule, viewRule: rule,
+    fields: [{ name: 'name', type: 'text' }, { name: 'team', type: 'text' }],
+  });
+  await admin.collection(members.name).create({ user: userId(SUBS.alice), team: 'red' });
+  await admin.collection(members.name).create({ user: userId(SUBS.bob), team: 'blue' });
+  const red = await admin.collection(projects.name).create({ name: 'r', team: 'red' });
+  await admin.collection(projects.name).create({ name: 'b', team: 'blue' });
+  assert.deepEqual((await as.alice().collection(projects.name).getFullList()).map((p) => p.name), ['r']);
+  assert.deepEqual((await as.bob().collection(projects.name).getFullList()).map((p) => p.name), ['b']);
+  assert.equal((await as.guest().collection(projects.name).getFullList()).length, 0);
+  await fails(as.bob().collection(projects.name).getOne(red.id), 404);
+  assert.equal((await as.alice().collection(projects.name).getOne(red.id)).name, 'r');
+});
