@@ -502,3 +502,89 @@ test('collections: view collection from a viewQuery', async () => {
     name: uniq('badview'), type: 'view', viewQuery: 'SELECT nope FROM nowhere_at_all',
   }), 400);
 });
+
+test('collections: view with relation columns and aggregates', async () => {
+  const admin = as.admin();
+  const authors = await makeAuthors(admin);
+  const posts = await openCollection(admin, 'vposts', [
+    { name: 'title', type: 'text' },
+    { name: 'views', type: 'number' },
+    { name: 'author', type: 'relation', collectionId: authors.id, maxSelect: 1 },
+  ]);
+  const ann = await admin.collection(authors.name).create({ name: 'Ann' });
+  const bob = await admin.collection(authors.name).create({ name: 'Bob' });
+  await admin.collection(posts.name).create({ title: 'a1', views: 3, author: ann.id });
+  await admin.collection(posts.name).create({ title: 'a2', views: 4, author: ann.id });
+  await admin.collection(posts.name).create({ title: 'b1', views: 10, author: bob.id });
+
+  const flat = await createCollection(admin, {
+    name: uniq('vflat'), type: 'view', listRule: '', viewRule: '',
+    viewQuery: `SELECT id, title, author FROM ${posts.name}`,
+  });
+  const rel = fieldByName(flat, 'author');
+  assert.equal(rel.type, 'relation', 'a relation column keeps its type');
+  assert.equal(rel.collectionId, authors.id);
+  const row = await as.alice().collection(flat.name).getFirstListItem('title = "b1"', { expand: 'author' });
+  assert.equal(row.expand.author.name, 'Bob');
+  assert.deepEqual(sorted((await as.alice().collection(flat.name).getFullList({ filter: 'author.name = "Ann"' }))
+    .map((r) => r.title)), ['a1', 'a2']);
+
+  const stats = await createCollection(admin, {
+    name: uniq('vstats'), type: 'view', listRule: '', viewRule: '@request.auth.id != ""',
+    viewQuery: `SELECT author AS id, COUNT(*) AS total, SUM(views) AS views FROM ${posts.name} GROUP BY author`,
+  });
+  assert.ok(fieldByName(stats, 'total'));
+  const s = await as.alice().collection(stats.name).getFullList({ sort: '-total' });
+  assert.deepEqual(s.map((r) => [r.id, r.total, r.views]), [[ann.id, 2, 7], [bob.id, 1, 10]]);
+  assert.equal((await as.alice().collection(stats.name).getOne(ann.id)).total, 2);
+  await fails(as.guest().collection(stats.name).getOne(ann.id), 404, undefined);
+});
+
+test('collections: system collections and field type changes are protected', async () => {
+  const admin = as.admin();
+  const users = await admin.collections.getOne('users');
+  assert.equal(users.type, 'auth');
+  assert.equal(users.system, true);
+  await fails(admin.collections.delete('users'), 400);
+  await fails(admin.collections.update('users', { name: uniq('people') }), 400);
+  assert.ok(await admin.collections.getOne('users'));
+
+  const col = await openCollection(admin, 'typed', [{ name: 'n', type: 'number' }]);
+  const fields = col.fields.map((f) => (f.name === 'n' ? { ...f, type: 'text' } : f));
+  await fails(admin.collections.update(col.name, { fields }), 400);
+  assert.equal(fieldByName(await admin.collections.getOne(col.name), 'n').type, 'number');
+
+  // Duplicate field names and reserved names are refused.
+  await fails(admin.collections.create({
+    name: uniq('dupf'), type: 'base', fields: [{ name: 'a', type: 'text' }, { name: 'a', type: 'number' }],
+  }), 400);
+  await fails(admin.collections.create({ name: 'bad name!', type: 'base' }), 400);
+  await fails(admin.collections.create({
+    name: uniq('badrel'), type: 'base', fields: [{ name: 'r', type: 'relation', collectionId: 'nope_nope' }],
+  }), 400);
+  await fails(admin.collections.create({
+    name: uniq('badidx'), type: 'base', fields: [{ name: 'a', type: 'text' }],
+    indexes: ['CREATE INDEX idx_x ON nowhere (zzz)'],
+  }), 400);
+});
+
+test('collections: partial and composite unique indexes', async () => {
+  const admin = as.admin();
+  const name = uniq('uidx');
+  await createCollection(admin, {
+    name, type: 'base', listRule: '', viewRule: '', createRule: '', updateRule: '',
+    fields: [{ name: 'slug', type: 'text' }, { name: 'a', type: 'text' }, { name: 'b', type: 'text' }],
+    indexes: [
+      `CREATE UNIQUE INDEX \`idx_${name}_slug\` ON \`${name}\` (\`slug\`) WHERE \`slug\` != ''`,
+      `CREATE UNIQUE INDEX \`idx_${name}_ab\` ON \`${name}\` (\`a\`, \`b\`)`,
+    ],
+  });
+  const R = as.alice().collection(name);
+  await R.create({ a: '1', b: '1' });
+  await R.create({ a: '1', b: '2' }); // empty slugs do not collide (partial index)
+  const e = await fails(R.create({ a: '1', b: '2' }), 400);
+  assert.equal(fieldCode(e, 'a'), 'validation_not_unique');
+  assert.equal(fieldCode(e, 'b'), 'validation_not_unique');
+  await R.create({ slug: 's', a: '2', b: '1' });
+  assert.equal(fieldCode(await fails(R.create({ slug: 's', a: '3', b: '1' }), 400), 'slug'), 'validation_not_unique');
+});

@@ -720,3 +720,30 @@ test('records: CORS preflight and JSON content type', async () => {
   assert.equal(list.status, 200, 'GET with a JSON content type and no body');
   assert.match(list.headers.get('content-type'), /application\/json/);
 });
+
+test('records: required number/bool, single-value keeps last, :autogenerate, date input', async () => {
+  const admin = as.admin();
+  const col = await openCollection(admin, 'misc', [
+    { name: 'qty', type: 'number', required: true },
+    { name: 'agreed', type: 'bool', required: true },
+    { name: 'kind', type: 'select', values: ['x', 'y', 'z'], maxSelect: 1 },
+    { name: 'code', type: 'text', autogeneratePattern: '[0-9]{6}' },
+    { name: 'at', type: 'date' },
+  ]);
+  const R = as.alice().collection(col.name);
+  const e = await fails(R.create({ qty: 0, agreed: false }), 400);
+  assert.equal(fieldCode(e, 'qty'), 'validation_required', 'required number must be non-zero');
+  assert.equal(fieldCode(e, 'agreed'), 'validation_required', 'required bool must be true');
+
+  const r = await R.create({
+    qty: 2, agreed: true, kind: ['x', 'z'], 'code:autogenerate': 'INV-', at: '2024-01-02T03:04:05Z',
+  });
+  assert.equal(r.kind, 'z', 'single select keeps the last value');
+  assert.match(r.code, /^INV-[0-9]{6}$/);
+  assert.equal(r.at, '2024-01-02 03:04:05.000Z', 'dates are normalized to the datetime format');
+  const u = await R.update(r.id, { at: '2025-05-06 07:08:09.123Z', kind: '' });
+  assert.equal(u.at, '2025-05-06 07:08:09.123Z');
+  assert.equal(u.kind, '');
+  const s = await R.update(r.id, { at: '' });
+  assert.equal(s.at, '');
+});

@@ -3,7 +3,7 @@
 // for a plain user of another org.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { as, uniq, fails, createCollection, raw, userId, SUBS, TOKENS, EMAILS } from './helpers.mjs';
+import { as, uniq, fails, createCollection, client, raw, userId, SUBS, TOKENS, EMAILS } from './helpers.mjs';
 
 const fx = {};
 
@@ -175,4 +175,22 @@ test('tenancy: guests pick an org with X-Org-Id', async () => {
   await fails(as.eveadmin().collection('users').getOne(userId(SUBS.alice)), 404);
   const aliceInAcme = await as.admin().collection('users').getOne(userId(SUBS.alice));
   assert.equal(aliceInAcme.email, EMAILS.alice);
+});
+
+test('tenancy: guests without X-Org-Id act in the default org; batches stay in their org', async () => {
+  const noOrg = client(null);
+  await fails(noOrg.collection(fx.name).getList(), 404, 'Missing collection context.');
+
+  const b = as.multi({ org: 'globex' }).createBatch();
+  b.collection(fx.name).create({ title: 'batched by carol', org: 'globex' });
+  const [res] = await b.send();
+  assert.equal((await as.eve().collection(fx.name).getOne(res.body.id)).title, 'batched by carol');
+  await fails(as.alice().collection(fx.name).getOne(res.body.id), 404);
+
+  const g = as.guest('globex').createBatch();
+  g.collection(fx.name).update(fx.globexRec.id, { title: 'globex record' });
+  g.collection(fx.name).update(fx.acmeRec.id, { title: 'cross-org via batch' });
+  const e = await fails(g.send(), 400);
+  assert.equal(e.response.data.requests['1'].response.status, 404);
+  assert.equal((await as.alice().collection(fx.name).getOne(fx.acmeRec.id)).title, 'acme record');
 });
