@@ -2,11 +2,13 @@ package handler
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/hanzoai/base"
 	"github.com/hanzoai/base/records"
+	"github.com/hanzoai/base/rules"
 	"github.com/hanzoai/base/store"
 )
 
@@ -22,22 +24,64 @@ type env struct {
 // orgHandler is a route that acts in the request's org.
 type orgHandler func(w http.ResponseWriter, r *http.Request, e *env) error
 
-// org adapts an orgHandler: it resolves identity and org, acquires the
+// routeKind says what a route needs before it touches the org's database.
+type routeKind int
+
+const (
+	// routeRecords: guests of an org that does not exist yet get 404
+	// "Missing collection context." (nothing can exist there), so an
+	// unauthenticated request never creates a database.
+	routeRecords routeKind = iota
+	// routeAdmin: superusers only, checked before the database is touched.
+	routeAdmin
+	// routeSchemaOnly: the route reads only the schema; for a guest of an
+	// org that does not exist yet it sees the schema every new org starts
+	// with, and e.db is nil.
+	routeSchemaOnly
+)
+
+// org adapts a records route (see routeRecords).
+func (h *Handler) org(fn orgHandler) http.HandlerFunc { return h.route(routeRecords, fn) }
+
+// admin adapts a superuser-only route (see routeAdmin).
+func (h *Handler) admin(fn orgHandler) http.HandlerFunc { return h.route(routeAdmin, fn) }
+
+// route adapts an orgHandler: it resolves identity and org, acquires the
 // org's database (released when the route returns), loads the schema,
 // upserts the caller's users mirror record, and renders any error.
-func (h *Handler) org(fn orgHandler) http.HandlerFunc {
+func (h *Handler) route(kind routeKind, fn orgHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h.serveOrg(w, r, fn); err != nil {
+		if err := h.serveOrg(w, r, kind, fn); err != nil {
 			writeError(w, r, h.log, err)
 		}
 	}
 }
 
-func (h *Handler) serveOrg(w http.ResponseWriter, r *http.Request, fn orgHandler) error {
+func (h *Handler) serveOrg(w http.ResponseWriter, r *http.Request, kind routeKind, fn orgHandler) error {
 	ctx := r.Context()
 	id, err := h.identify(r)
 	if err != nil {
 		return err
+	}
+	if kind == routeAdmin {
+		if err := requireSuperuser(&env{id: id}); err != nil {
+			return err
+		}
+	}
+	if id.Guest() {
+		setLogAttrs(r, slog.String("org", id.Org))
+		ok, err := h.cfg.Store.Exists(ctx, id.Org)
+		if err != nil {
+			return storeError(err)
+		}
+		if !ok {
+			if kind != routeSchemaOnly {
+				return base.NotFound("Missing collection context.")
+			}
+			schema := records.NewSchema(0, []*base.Collection{base.UsersMirror(id.Org)})
+			svc := records.NewService(schema, store.SQLite, rules.SQLite, h.now)
+			return fn(w, r, &env{id: id, svc: svc, req: &records.Request{Identity: id, Method: r.Method, Context: "default"}})
+		}
 	}
 	db, err := h.cfg.Store.Acquire(ctx, id.Org)
 	if err != nil {

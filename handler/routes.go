@@ -20,16 +20,16 @@ func (h *Handler) routes() {
 		}
 		m("GET /health", h.health)
 
-		m("GET /collections", h.org(h.listCollections))
-		m("POST /collections", h.org(h.createCollection))
-		m("PUT /collections/import", h.org(h.importCollections))
-		m("GET /collections/meta/scaffolds", h.org(h.scaffolds))
-		m("GET /collections/meta/oauth2-providers", h.org(h.oauth2Providers))
-		m("POST /collections/meta/dry-run-view", h.org(h.dryRunView))
-		m("GET /collections/{c}", h.org(h.viewCollection))
-		m("PATCH /collections/{c}", h.org(h.updateCollection))
-		m("DELETE /collections/{c}", h.org(h.deleteCollection))
-		m("DELETE /collections/{c}/truncate", h.org(h.truncateCollection))
+		m("GET /collections", h.admin(h.listCollections))
+		m("POST /collections", h.admin(h.createCollection))
+		m("PUT /collections/import", h.admin(h.importCollections))
+		m("GET /collections/meta/scaffolds", h.admin(h.scaffolds))
+		m("GET /collections/meta/oauth2-providers", h.admin(h.oauth2Providers))
+		m("POST /collections/meta/dry-run-view", h.admin(h.dryRunView))
+		m("GET /collections/{c}", h.admin(h.viewCollection))
+		m("PATCH /collections/{c}", h.admin(h.updateCollection))
+		m("DELETE /collections/{c}", h.admin(h.deleteCollection))
+		m("DELETE /collections/{c}/truncate", h.admin(h.truncateCollection))
 
 		m("GET /collections/{c}/records", h.org(h.listRecords))
 		m("POST /collections/{c}/records", h.org(h.createRecord))
@@ -37,7 +37,7 @@ func (h *Handler) routes() {
 		m("PATCH /collections/{c}/records/{id}", h.org(h.updateRecord))
 		m("DELETE /collections/{c}/records/{id}", h.org(h.deleteRecord))
 
-		m("GET /collections/{c}/auth-methods", h.org(h.authMethods))
+		m("GET /collections/{c}/auth-methods", h.route(routeSchemaOnly, h.authMethods))
 		m("POST /collections/{c}/auth-refresh", h.org(h.authRefresh))
 
 		m("POST /batch", h.org(h.batch))

@@ -25,6 +25,10 @@ type Store interface {
 	// tables on first use. org must satisfy base.ValidOrg. Errors wrap
 	// ErrUnavailable when the backing engine cannot be reached.
 	Acquire(ctx context.Context, org string) (DB, error)
+	// Exists reports whether org's database has been created, creating
+	// nothing. Callers use it to keep unauthenticated requests from
+	// creating databases for arbitrary org names.
+	Exists(ctx context.Context, org string) (bool, error)
 	// Close closes every open handle. Acquire fails after Close.
 	Close() error
 }

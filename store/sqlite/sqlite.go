@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -220,6 +221,31 @@ func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
 	}
 	close(h.ready)
 	return &db{s: s, h: h}, nil
+}
+
+// Exists reports whether org's database file exists (or is open).
+func (s *Store) Exists(ctx context.Context, org string) (bool, error) {
+	path, err := s.Path(org)
+	if err != nil {
+		return false, fmt.Errorf("exists: %w", err)
+	}
+	s.mu.Lock()
+	closed, open := s.closed, s.handles[org] != nil
+	s.mu.Unlock()
+	if closed {
+		return false, fmt.Errorf("exists %q: %w", org, store.ErrClosed)
+	}
+	if open {
+		return true, nil
+	}
+	switch _, err := os.Stat(path); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	default:
+		return false, fmt.Errorf("exists %q: %w: %w", org, store.ErrUnavailable, err)
+	}
 }
 
 // open opens the writer and read pool of h and bootstraps a new file.

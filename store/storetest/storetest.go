@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ManyOrgs", testManyOrgs},
 		{"Views", testViews},
 		{"Truncate", testTruncate},
+		{"Exists", testExists},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1037,4 +1038,23 @@ func queryErr(q store.Querier, query string) error {
 	for rows.Next() {
 	}
 	return rows.Err()
+}
+
+// testExists checks that Exists reports created orgs, creates nothing
+// itself, and rejects invalid names.
+func testExists(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if ok, err := s.Exists(ctx, "never-seen"); err != nil || ok {
+		t.Fatalf("Exists(never-seen) = %v, %v; want false, nil", ok, err)
+	}
+	if ok, err := s.Exists(ctx, "never-seen"); err != nil || ok {
+		t.Fatalf("Exists created the org: second call = %v, %v", ok, err)
+	}
+	acquire(t, s, "seen").Release()
+	if ok, err := s.Exists(ctx, "seen"); err != nil || !ok {
+		t.Fatalf("Exists(seen) = %v, %v; want true, nil", ok, err)
+	}
+	if _, err := s.Exists(ctx, "../escape"); err == nil {
+		t.Fatal("Exists accepted an invalid org name")
+	}
 }
