@@ -16,7 +16,6 @@ import (
 	"github.com/hanzoai/base/handler"
 	"github.com/hanzoai/base/iam"
 	"github.com/hanzoai/base/store"
-	"github.com/hanzoai/base/store/sqlite"
 )
 
 // Config is everything `base serve` reads from flags and the environment
@@ -98,16 +97,11 @@ func NewMain(cfg Config, logw io.Writer) *Main {
 func (m *Main) Run(ctx context.Context) error {
 	defer m.Close()
 	cfg := m.Config
-	switch cfg.Store {
-	case "sqlite":
-		st, err := sqlite.Open(sqlite.Config{Dir: cfg.Dir, Logger: m.Logger})
-		if err != nil {
-			return fmt.Errorf("open sqlite store: %w", err)
-		}
-		m.store = st
-	default:
-		return fmt.Errorf("BASE_STORE=%q is not supported yet (sqlite only)", cfg.Store)
+	st, err := openStore(cfg, m.Logger)
+	if err != nil {
+		return err
 	}
+	m.store = st
 	if cfg.RedisURL != "" {
 		return fmt.Errorf("BASE_REDIS_URL is set, but the realtime hub is not built yet")
 	}
