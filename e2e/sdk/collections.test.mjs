@@ -588,3 +588,27 @@ test('collections: partial and composite unique indexes', async () => {
   await R.create({ slug: 's', a: '2', b: '1' });
   assert.equal(fieldCode(await fails(R.create({ slug: 's', a: '3', b: '1' }), 400), 'slug'), 'validation_not_unique');
 });
+
+test('collections: truncate follows relation references', async () => {
+  const admin = as.admin();
+  const parents = await openCollection(admin, 'tparents', [{ name: 'name', type: 'text' }]);
+  const kids = await openCollection(admin, 'tkids', [
+    { name: 'parent', type: 'relation', collectionId: parents.id, maxSelect: 1, cascadeDelete: true },
+  ]);
+  const pins = await openCollection(admin, 'tpins', [
+    { name: 'parent', type: 'relation', collectionId: parents.id, maxSelect: 1, required: true },
+  ]);
+  const p1 = await admin.collection(parents.name).create({ name: 'p1' });
+  const k1 = await admin.collection(kids.name).create({ parent: p1.id });
+  const pin = await admin.collection(pins.name).create({ parent: p1.id });
+
+  // A required reference blocks the truncate; nothing is deleted.
+  await fails(admin.collections.truncate(parents.name), 400);
+  assert.equal((await admin.collection(parents.name).getOne(p1.id)).name, 'p1');
+  assert.equal((await admin.collection(kids.name).getOne(k1.id)).parent, p1.id);
+
+  await admin.collection(pins.name).delete(pin.id);
+  assert.equal(await admin.collections.truncate(parents.name), true);
+  await fails(admin.collection(kids.name).getOne(k1.id), 404, undefined);
+  assert.equal((await admin.collection(kids.name).getList()).totalItems, 0, 'cascade on truncate');
+});

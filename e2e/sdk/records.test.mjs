@@ -747,3 +747,27 @@ test('records: required number/bool, single-value keeps last, :autogenerate, dat
   const s = await R.update(r.id, { at: '' });
   assert.equal(s.at, '');
 });
+
+test('records: hidden fields of related records stay hidden in expand and filters', async () => {
+  const admin = as.admin();
+  const people = await openCollection(admin, 'people', [
+    { name: 'name', type: 'text' },
+    { name: 'ssn', type: 'text', hidden: true },
+  ]);
+  const files = await openCollection(admin, 'dossiers', [
+    { name: 'title', type: 'text' },
+    { name: 'person', type: 'relation', collectionId: people.id, maxSelect: 1 },
+  ]);
+  const p = await admin.collection(people.name).create({ name: 'Pat', ssn: '123' });
+  const d = await admin.collection(files.name).create({ title: 'd', person: p.id });
+
+  const mine = await as.alice().collection(files.name).getOne(d.id, { expand: 'person' });
+  assert.equal(mine.expand.person.name, 'Pat');
+  assert.equal('ssn' in mine.expand.person, false, 'hidden field leaked through expand');
+  const sup = await admin.collection(files.name).getOne(d.id, { expand: 'person' });
+  assert.equal(sup.expand.person.ssn, '123');
+
+  await fails(as.alice().collection(files.name).getList(1, 10, { filter: 'person.ssn = "123"' }), 400);
+  await fails(as.alice().collection(files.name).getList(1, 10, { sort: 'person.ssn' }), 400);
+  assert.equal((await admin.collection(files.name).getList(1, 10, { filter: 'person.ssn = "123"' })).totalItems, 1);
+});
