@@ -28,7 +28,11 @@ func (h *Handler) authMethods(w http.ResponseWriter, r *http.Request, e *env) er
 		return err
 	}
 	providers := []any{}
-	if h.cfg.IAMAuthorizeURL != "" {
+	authorize := h.cfg.IAMAuthorizeURL
+	if h.cfg.IAMAuthorize != nil {
+		authorize = h.cfg.IAMAuthorize(r.Context())
+	}
+	if authorize != "" {
 		verifier := randomString(43, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 		sum := sha256.Sum256([]byte(verifier))
 		challenge := base64.RawURLEncoding.EncodeToString(sum[:])
@@ -41,10 +45,10 @@ func (h *Handler) authMethods(w http.ResponseWriter, r *http.Request, e *env) er
 		q.Set("scope", "openid profile email")
 		q.Set("state", state)
 		sep := "?"
-		if strings.Contains(h.cfg.IAMAuthorizeURL, "?") {
+		if strings.Contains(authorize, "?") {
 			sep = "&"
 		}
-		authURL := h.cfg.IAMAuthorizeURL + sep + q.Encode() + "&redirect_uri="
+		authURL := authorize + sep + q.Encode() + "&redirect_uri="
 		providers = append(providers, map[string]any{
 			"name": "iam", "displayName": "IAM", "state": state,
 			"authURL": authURL, "authUrl": authURL,

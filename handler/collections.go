@@ -195,8 +195,8 @@ func (h *Handler) saveCollection(ctx context.Context, e *env, c, old *base.Colle
 func (h *Handler) prepareCollection(ctx context.Context, e *env, c, old *base.Collection, others []*base.Collection, failMsg string) error {
 	lookup := func(nameOrID string) *base.Collection {
 		for _, o := range others {
-			if old != nil && o.ID == old.ID {
-				continue
+			if o == c || (old != nil && o.ID == old.ID) {
+				continue // c itself (an import lists it among the final set)
 			}
 			if o.ID == nameOrID || strings.EqualFold(o.Name, nameOrID) {
 				return o

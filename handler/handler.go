@@ -50,6 +50,10 @@ type Config struct {
 	// endpoint for auth-methods.
 	IAMAuthorizeURL string
 	IAMClientID     string
+	// IAMAuthorize, when set, is asked for the authorization endpoint on
+	// each auth-methods request instead of IAMAuthorizeURL (an external
+	// IAM discovered lazily).
+	IAMAuthorize func(ctx context.Context) string
 
 	// BatchMax is the maximum number of sub-requests of a batch (default
 	// 50; negative disables batch).

@@ -38,7 +38,7 @@ func (h *Handler) routes() {
 		m("DELETE /collections/{c}/records/{id}", h.org(h.deleteRecord))
 
 		m("GET /collections/{c}/auth-methods", h.route(routeSchemaOnly, h.authMethods))
-		m("POST /collections/{c}/auth-refresh", h.org(h.authRefresh))
+		m("POST /collections/{c}/auth-refresh", h.route(routeSchemaOnly, h.authRefresh))
 
 		m("POST /batch", h.org(h.batch))
 	}

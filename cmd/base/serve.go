@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	httpadapter "github.com/hanzoai/base/adapters/http"
 	"github.com/hanzoai/base/auth"
@@ -129,12 +128,15 @@ func (m *Main) Run(ctx context.Context) error {
 		hcfg.IAMClientID = cfg.IAMClientID
 		issuerHandler = dev.Handler()
 	} else {
-		v, authorize, err := externalVerifier(ctx, cfg, m.Logger)
-		if err != nil {
-			return err
-		}
+		endpoint := strings.TrimRight(cfg.IAMEndpoint, "/")
+		v := auth.NewDiscovering(endpoint, auth.Config{Issuer: cfg.IAMIssuer, Audience: cfg.IAMAudience})
 		hcfg.Verifier = v
-		hcfg.IAMAuthorizeURL = authorize
+		hcfg.IAMAuthorize = func(ctx context.Context) string {
+			if d, err := v.Document(ctx); err == nil && d.AuthorizationEndpoint != "" {
+				return d.AuthorizationEndpoint
+			}
+			return endpoint + "/v1/iam/oauth/authorize"
+		}
 		hcfg.IAMClientID = cfg.IAMClientID
 	}
 	api, err := handler.New(hcfg)
@@ -152,31 +154,6 @@ func (m *Main) Run(ctx context.Context) error {
 	return httpadapter.Serve(ctx, httpadapter.Config{Addr: cfg.HTTP, Handler: root, Logger: m.Logger}, func(a net.Addr) {
 		m.Logger.Info("base serving", "addr", a.String(), "dir", cfg.Dir, "store", cfg.Store)
 	})
-}
-
-// externalVerifier discovers an external IAM, falling back to its canonical
-// paths when discovery is unreachable at start.
-func externalVerifier(ctx context.Context, cfg Config, log *slog.Logger) (*auth.Verifier, string, error) {
-	endpoint := strings.TrimRight(cfg.IAMEndpoint, "/")
-	issuer, jwks, authorize := endpoint, endpoint+"/v1/iam/.well-known/jwks", endpoint+"/v1/iam/oauth/authorize"
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if d, err := auth.Discover(dctx, nil, endpoint); err != nil {
-		log.Warn("IAM discovery failed; using canonical paths", "endpoint", endpoint, "err", err)
-	} else {
-		issuer, jwks = d.Issuer, d.JWKSURI
-		if d.AuthorizationEndpoint != "" {
-			authorize = d.AuthorizationEndpoint
-		}
-	}
-	if cfg.IAMIssuer != "" {
-		issuer = cfg.IAMIssuer
-	}
-	v, err := auth.New(ctx, auth.Config{Issuer: issuer, Audience: cfg.IAMAudience, JWKSURL: jwks})
-	if err != nil {
-		return nil, "", fmt.Errorf("token verifier: %w", err)
-	}
-	return v, authorize, nil
 }
 
 // Close releases the store.
