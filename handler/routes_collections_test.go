@@ -510,3 +510,75 @@ func TestViewCollectionRecords(t *testing.T) {
 			}},
 	})
 }
+
+// TestSchemaChangeAcrossInstances changes collections through one
+// instance and checks that another instance of the same deployment honours
+// the change on its very next request: a second handler on its own store
+// handle of the same directory (another process), and a second handler
+// sharing the store.
+func TestSchemaChangeAcrossInstances(t *testing.T) {
+	for _, mode := range []string{"second sqlite.Open on the same dir", "second handler.New on the same store"} {
+		t.Run(mode, func(t *testing.T) {
+			a := newAPI(t)
+			b := seedBlog(t, a)
+			other := a.sibling(t)
+			if mode == "second handler.New on the same store" {
+				cfg := a.cfg
+				cfg.Store = a.store
+				h, err := New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				other.store, other.h = a.store, h
+			}
+			notes := "/v1/collections/notes/records"
+			// Warm the other instance's schema cache.
+			other.must(t, 200, apiRequest{method: "GET", path: notes})
+			other.must(t, 200, apiRequest{method: "GET", path: "/v1/collections/likes/records"})
+
+			steps := []struct {
+				name   string
+				change apiRequest // sent to a, as the admin
+				check  scenario   // sent to other
+			}{
+				{"rule locked",
+					apiRequest{method: "PATCH", path: "/v1/collections/notes", body: map[string]any{"listRule": nil}},
+					scenario{method: "GET", path: notes, status: 403}},
+				{"rule tightened to an expression",
+					apiRequest{method: "PATCH", path: "/v1/collections/notes", body: map[string]any{"listRule": `title = "visible"`, "viewRule": `title = "visible"`}},
+					scenario{method: "GET", path: notes, status: 200, check: itemIDs()}},
+				{"view rule enforced too",
+					apiRequest{method: "GET", path: "/v1/health"},
+					scenario{method: "GET", path: notes + "/" + b.note, status: 404}},
+				{"rule opened again",
+					apiRequest{method: "PATCH", path: "/v1/collections/notes", body: map[string]any{"listRule": "", "viewRule": ""}},
+					scenario{method: "GET", path: notes + "/" + b.note, status: 200}},
+				{"field added",
+					apiRequest{method: "PATCH", path: "/v1/collections/notes", body: map[string]any{"fields": []any{
+						field("title", "text", "id", "text724990059"), field("color", "text")}}},
+					scenario{method: "POST", path: notes, body: map[string]any{"title": "c", "color": "red"}, status: 200, want: map[string]any{"color": "red"}}},
+				{"collection deleted",
+					apiRequest{method: "DELETE", path: "/v1/collections/likes"},
+					scenario{method: "GET", path: "/v1/collections/likes/records", status: 404}},
+				{"collection created",
+					apiRequest{method: "POST", path: "/v1/collections", body: merge(map[string]any{"name": "fresh", "fields": []any{field("n", "number")}}, ruleSet("", "", "", "", ""))},
+					scenario{method: "POST", path: "/v1/collections/fresh/records", body: map[string]any{"n": 7}, status: 200, want: map[string]any{"n": 7}}},
+				{"create rule tightened",
+					apiRequest{method: "PATCH", path: "/v1/collections/fresh", body: map[string]any{"createRule": "n > 10"}},
+					scenario{method: "POST", path: "/v1/collections/fresh/records", body: map[string]any{"n": 7}, status: 400}},
+			}
+			for _, st := range steps {
+				st.change.token = a.tok.admin
+				res := a.do(t, st.change)
+				if res.Code >= 300 {
+					t.Fatalf("%s: change %s %s: %d %s", st.name, st.change.method, st.change.path, res.Code, res.Raw)
+				}
+				st.check.name = st.name
+				runScenarios(t, other.h, []scenario{st.check})
+			}
+			// And the other way round.
+			other.must(t, 200, apiRequest{method: "PATCH", path: "/v1/collections/fresh", token: a.tok.admin, body: map[string]any{"listRule": nil}})
+			a.must(t, 403, apiRequest{method: "GET", path: "/v1/collections/fresh/records"})
+		})
+	}
+}
