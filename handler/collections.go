@@ -391,8 +391,8 @@ func (h *Handler) importCollections(w http.ResponseWriter, r *http.Request, e *e
 		return err
 	}
 	var body struct {
-		Collections   []*base.Collection `json:"collections"`
-		DeleteMissing bool               `json:"deleteMissing"`
+		Collections   []json.RawMessage `json:"collections"`
+		DeleteMissing bool              `json:"deleteMissing"`
 	}
 	if err := h.readJSONInto(r, &body); err != nil {
 		return err
@@ -410,18 +410,25 @@ func (h *Handler) importCollections(w http.ResponseWriter, r *http.Request, e *e
 	var items []item
 	final := []*base.Collection{}
 	seen := map[string]bool{}
-	for _, in := range body.Collections {
-		old := schema.Collection(in.ID)
+	for _, raw := range body.Collections {
+		in := &base.Collection{}
+		if err := json.Unmarshal(raw, in); err != nil {
+			return importFail("Invalid collection data.")
+		}
+		var old *base.Collection
+		if in.ID != "" {
+			old = schema.Collection(in.ID)
+		}
 		if old == nil && in.Name != "" {
 			old = schema.Collection(in.Name)
 		}
 		c := in
 		if old != nil {
-			// Apply the imported definition on top of the stored one.
-			b, _ := json.Marshal(in)
+			// Apply the imported keys on top of the stored definition:
+			// keys the import leaves out keep their values.
 			c = old.Clone()
-			if err := json.Unmarshal(b, c); err != nil {
-				return importFail(err.Error())
+			if err := json.Unmarshal(raw, c); err != nil {
+				return importFail("Invalid collection data.")
 			}
 			c.ID = old.ID
 		}

@@ -25,6 +25,9 @@ func (s *Service) validate(ctx context.Context, q store.Querier, rec *Record, ol
 		}
 		switch f.Type {
 		case base.FieldRelation:
+			if old != nil && slices.Equal(relationIDs(v), relationIDs(old.Get(f.Name))) {
+				continue // unchanged: its ids were checked when they were set
+			}
 			if fe := s.checkRelations(ctx, q, f, relationIDs(v)); fe != nil {
 				errs[f.Name] = fe
 			}
