@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -754,5 +755,61 @@ func BenchmarkCreateRecord(b *testing.B) {
 				return benchRequest("POST", "/v1/collections/items/records", c.token, body)
 			})
 		})
+	}
+}
+
+// TestConcurrentInstances hits two instances of one deployment (two store
+// handles on one directory) at once: first requests of new users (users
+// mirror upserts racing on the same id) and record creates must all
+// succeed, with exactly one mirror record per user.
+func TestConcurrentInstances(t *testing.T) {
+	a := newAPI(t)
+	seedBlog(t, a)
+	other := a.sibling(t)
+	const users, perUser = 8, 6
+	toks := make([]string, users)
+	for i := range toks {
+		toks[i] = a.mint(t, map[string]any{"sub": fmt.Sprint("racer-", i), "owner": "default", "name": fmt.Sprint("Racer ", i)}, 3600e9)
+	}
+	type result struct {
+		code int
+		body string
+	}
+	results := make(chan result, users*perUser)
+	var wg sync.WaitGroup
+	for i := range users {
+		for j := range perUser {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := a.h
+				if j%2 == 1 {
+					h = other.h
+				}
+				var r apiRequest
+				if j%3 == 0 {
+					r = apiRequest{method: "GET", path: "/v1/collections/users/records/" + userID(fmt.Sprint("racer-", i)), token: toks[i]}
+				} else {
+					r = apiRequest{method: "POST", path: "/v1/collections/notes/records", token: toks[i], body: map[string]any{"title": fmt.Sprint(i, "-", j)}}
+				}
+				res := serve(t, h, r)
+				results <- result{res.Code, string(res.Raw)}
+			}()
+		}
+	}
+	wg.Wait()
+	close(results)
+	for r := range results {
+		if r.code != 200 {
+			t.Errorf("concurrent request: %d %s", r.code, r.body)
+		}
+	}
+	res := a.must(t, 200, apiRequest{method: "GET", path: "/v1/collections/users/records?perPage=100&filter=" + url.QueryEscape(`sub ~ "racer-"`), token: a.tok.admin})
+	if n, _ := lookup(res, "totalItems"); n != float64(users) {
+		t.Errorf("mirror records of the racers: %v, want %d", n, users)
+	}
+	res = a.must(t, 200, apiRequest{method: "GET", path: "/v1/collections/notes/records?perPage=1", token: a.tok.admin})
+	if n, _ := lookup(res, "totalItems"); n != float64(1+users*(perUser-perUser/3)) {
+		t.Errorf("notes: %v, want %d", n, 1+users*(perUser-perUser/3))
 	}
 }
