@@ -86,7 +86,13 @@ func (h *Handler) listCollections(w http.ResponseWriter, r *http.Request, e *env
 		}
 		res.TotalPages = (res.TotalItems + p.PerPage - 1) / p.PerPage
 	}
-	all := append(append(slices.Clone(args), orderArgs...), p.PerPage, (p.Page-1)*p.PerPage)
+	offset, ok := records.Offset(p.Page, p.PerPage)
+	if !ok {
+		res.Items = []any{}
+		writeJSON(w, r, http.StatusOK, res)
+		return nil
+	}
+	all := append(append(slices.Clone(args), orderArgs...), p.PerPage, offset)
 	rows, err := e.db.QueryContext(ctx, "SELECT "+d.Quote(alias)+"."+d.Quote("id")+from+where+order+" LIMIT ? OFFSET ?", all...)
 	if err != nil {
 		return storeError(fmt.Errorf("list collections: %w", err))

@@ -136,27 +136,16 @@ func (s *Service) expandForward(ctx context.Context, q store.Querier, recs []*Re
 	}
 	byID := make(map[string]*Record, len(ids))
 	var all []*Record
-	d := s.Dialect
-	alias := target.Name
 	for start := 0; start < len(ids); start += idChunk {
-		chunk := ids[min(start, len(ids)):min(start+idChunk, len(ids))]
-		query := "SELECT " + selectList(d, target, alias) + " FROM " + d.Quote(target.Name) + " AS " + d.Quote(alias) +
-			" WHERE " + d.Quote(alias) + "." + d.Quote("id") + " IN (" + placeholders(len(chunk)) + ")"
-		args := make([]any, 0, len(chunk)+len(cargs))
-		for _, id := range chunk {
-			args = append(args, id)
+		chunk := ids[start:min(start+idChunk, len(ids))]
+		in := make([]any, len(chunk))
+		for i, id := range chunk {
+			in[i] = id
 		}
-		if cond != "" {
-			query += " AND (" + cond + ")"
-			args = append(args, cargs...)
-		}
-		rows, err := q.QueryContext(ctx, query, args...)
+		got, err := s.selectRecords(ctx, q, target, "expand "+seg,
+			[]sqlPart{{s.idColumn(target) + " IN (" + placeholders(len(chunk)) + ")", in}, {cond, cargs}}, "")
 		if err != nil {
-			return nil, classify(fmt.Errorf("expand %s: %w", seg, err))
-		}
-		got, err := scanRecords(rows, target)
-		if err != nil {
-			return nil, classify(err)
+			return nil, err
 		}
 		for _, r := range got {
 			byID[r.ID()] = r
@@ -198,8 +187,6 @@ func (s *Service) expandBack(ctx context.Context, q store.Querier, recs []*Recor
 		return nil, err
 	}
 	single := hasUniqueIndex(other, f.Name)
-	d := s.Dialect
-	alias := other.Name
 	byParent := map[string][]*Record{}
 	var all []*Record
 	for start := 0; start < len(recs); start += backRelChunk {
@@ -221,23 +208,13 @@ func (s *Service) expandBack(ctx context.Context, q store.Querier, recs []*Recor
 		if err != nil {
 			return nil, fmt.Errorf("expand %s: %w", seg, err)
 		}
-		w, wargs, err := s.Compiler.Where(other, alias, expr, s.rulesRequest(req, nil), rules.Options{AllowHidden: true, Superuser: true})
+		w, wargs, err := s.Compiler.Where(other, other.Name, expr, s.rulesRequest(req, nil), rules.Options{AllowHidden: true, Superuser: true})
 		if err != nil {
 			return nil, fmt.Errorf("expand %s: %w", seg, err)
 		}
-		query := "SELECT " + selectList(d, other, alias) + " FROM " + d.Quote(other.Name) + " AS " + d.Quote(alias) + " WHERE (" + w + ")"
-		args := wargs
-		if cond != "" {
-			query += " AND (" + cond + ")"
-			args = append(args, cargs...)
-		}
-		rows, err := q.QueryContext(ctx, query, args...)
+		got, err := s.selectRecords(ctx, q, other, "expand "+seg, []sqlPart{{w, wargs}, {cond, cargs}}, "")
 		if err != nil {
-			return nil, classify(fmt.Errorf("expand %s: %w", seg, err))
-		}
-		got, err := scanRecords(rows, other)
-		if err != nil {
-			return nil, classify(err)
+			return nil, err
 		}
 		for _, rel := range got {
 			all = append(all, rel)

@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/hanzoai/base"
@@ -57,28 +58,21 @@ func (s *Service) List(ctx context.Context, q store.Querier, c *base.Collection,
 		p.PerPage = MaxPerPage
 	}
 
-	d := s.Dialect
 	alias := c.Name
-	var conds []string
-	var args []any
+	var where []sqlPart
 	if !su && c.ListRule != nil && strings.TrimSpace(*c.ListRule) != "" {
 		w, a, err := s.ruleCondition(c, alias, *c.ListRule, req, nil)
 		if err != nil {
 			return nil, err
 		}
-		conds, args = append(conds, w), append(args, a...)
+		where = append(where, sqlPart{w, a})
 	}
 	if strings.TrimSpace(p.Filter) != "" {
 		w, a, err := s.filterCondition(c, alias, p.Filter, req)
 		if err != nil {
 			return nil, err
 		}
-		conds, args = append(conds, w), append(args, a...)
-	}
-	from := " FROM " + d.Quote(c.Name) + " AS " + d.Quote(alias)
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE (" + strings.Join(conds, ") AND (") + ")"
+		where = append(where, sqlPart{w, a})
 	}
 
 	order := ""
@@ -100,26 +94,22 @@ func (s *Service) List(ctx context.Context, q store.Querier, c *base.Collection,
 
 	res := &ListResult{Page: p.Page, PerPage: p.PerPage, TotalItems: -1, TotalPages: -1}
 	if !p.SkipTotal {
-		var total int
-		if err := q.QueryRowContext(ctx, "SELECT COUNT(*)"+from+where, args...).Scan(&total); err != nil {
-			return nil, classify(fmt.Errorf("count %s: %w", c.Name, err))
+		total, err := s.count(ctx, q, c, where)
+		if err != nil {
+			return nil, err
 		}
 		res.TotalItems = total
 		res.TotalPages = (total + p.PerPage - 1) / p.PerPage
 	}
-
-	query := "SELECT " + selectList(d, c, alias) + from + where + order + " LIMIT ? OFFSET ?"
-	all := make([]any, 0, len(args)+len(orderArgs)+2)
-	all = append(all, args...)
-	all = append(all, orderArgs...)
-	all = append(all, p.PerPage, (p.Page-1)*p.PerPage)
-	rows, err := q.QueryContext(ctx, query, all...)
-	if err != nil {
-		return nil, classify(fmt.Errorf("list %s: %w", c.Name, err))
-	}
-	items, err := scanRecords(rows, c)
-	if err != nil {
-		return nil, classify(err)
+	offset, ok := Offset(p.Page, p.PerPage)
+	var items []*Record
+	if ok {
+		var err error
+		items, err = s.selectRecords(ctx, q, c, "list "+c.Name, where, order+" LIMIT ? OFFSET ?",
+			append(orderArgs, p.PerPage, offset)...)
+		if err != nil {
+			return nil, err
+		}
 	}
 	res.Items = items
 	if p.Expand != "" {
@@ -174,4 +164,29 @@ func (s *Service) Satisfies(ctx context.Context, q store.Querier, c *base.Collec
 	}
 	rec, err := s.loadByID(ctx, q, c, id, cond, args)
 	return rec != nil, err
+}
+
+// count returns how many records of c match every condition of where.
+func (s *Service) count(ctx context.Context, q store.Querier, c *base.Collection, where []sqlPart) (int, error) {
+	d := s.Dialect
+	clause, args := whereClause(where)
+	query := "SELECT COUNT(*) FROM " + d.Quote(c.Name) + " AS " + d.Quote(c.Name) + clause
+	var total int
+	if err := q.QueryRowContext(ctx, query, args...).Scan(&total); err != nil {
+		return 0, classify(fmt.Errorf("count %s: %w", c.Name, err))
+	}
+	return total, nil
+}
+
+// Offset is the row offset of page (1-based) with perPage rows per page;
+// ok is false when it does not fit an int64, i.e. the page is past any
+// possible row.
+func Offset(page, perPage int) (offset int, ok bool) {
+	if page <= 1 {
+		return 0, true
+	}
+	if page-1 > math.MaxInt64/perPage {
+		return 0, false
+	}
+	return (page - 1) * perPage, true
 }

@@ -1,6 +1,7 @@
 package records
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"strings"
@@ -83,4 +84,60 @@ func scanRecords(rows *sql.Rows, c *base.Collection) ([]*Record, error) {
 		return nil, fmt.Errorf("read %s: %w", c.Name, err)
 	}
 	return out, nil
+}
+
+// sqlPart is a fragment of SQL with its bound arguments.
+type sqlPart struct {
+	sql  string
+	args []any
+}
+
+// selectRecords reads the records of c (aliased as its name) matching every
+// non-empty condition of where, followed by tail (ORDER BY, LIMIT…) and its
+// arguments. op names the operation in errors.
+func (s *Service) selectRecords(ctx context.Context, q store.Querier, c *base.Collection, op string, where []sqlPart, tail string, tailArgs ...any) ([]*Record, error) {
+	d := s.Dialect
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	b.WriteString(selectList(d, c, c.Name))
+	b.WriteString(" FROM ")
+	b.WriteString(d.Quote(c.Name))
+	b.WriteString(" AS ")
+	b.WriteString(d.Quote(c.Name))
+	clause, args := whereClause(where)
+	b.WriteString(clause)
+	b.WriteString(tail)
+	args = append(args, tailArgs...)
+	rows, err := q.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, classify(fmt.Errorf("%s: %w", op, err))
+	}
+	recs, err := scanRecords(rows, c)
+	return recs, classify(err)
+}
+
+// idColumn is the quoted id column of c under its own alias.
+func (s *Service) idColumn(c *base.Collection) string {
+	return s.Dialect.Quote(c.Name) + "." + s.Dialect.Quote("id")
+}
+
+// whereClause renders " WHERE (a) AND (b)…" for the non-empty parts of
+// where, with their arguments in order; "" when there are none.
+func whereClause(where []sqlPart) (string, []any) {
+	var b strings.Builder
+	var args []any
+	for _, w := range where {
+		if w.sql == "" {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString(" WHERE (")
+		} else {
+			b.WriteString(" AND (")
+		}
+		b.WriteString(w.sql)
+		b.WriteByte(')')
+		args = append(args, w.args...)
+	}
+	return b.String(), args
 }

@@ -144,21 +144,8 @@ func (s *Service) Collection(nameOrID string) (*base.Collection, error) {
 // (already compiled under alias c.Name). It returns (nil, nil) when no row
 // matches.
 func (s *Service) loadByID(ctx context.Context, q store.Querier, c *base.Collection, id, cond string, condArgs []any) (*Record, error) {
-	d := s.Dialect
-	alias := c.Name
-	query := "SELECT " + selectList(d, c, alias) + " FROM " + d.Quote(c.Name) + " AS " + d.Quote(alias) +
-		" WHERE " + d.Quote(alias) + "." + d.Quote("id") + " = ?"
-	args := []any{id}
-	if cond != "" {
-		query += " AND (" + cond + ")"
-		args = append(args, condArgs...)
-	}
-	query += " LIMIT 1"
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, classify(fmt.Errorf("load %s/%s: %w", c.Name, id, err))
-	}
-	recs, err := scanRecords(rows, c)
+	recs, err := s.selectRecords(ctx, q, c, "load "+c.Name+"/"+id,
+		[]sqlPart{{s.idColumn(c) + " = ?", []any{id}}, {cond, condArgs}}, " LIMIT 1")
 	if err != nil || len(recs) == 0 {
 		return nil, err
 	}

@@ -233,13 +233,7 @@ func (s *Service) referencing(ctx context.Context, q store.Querier, ref FieldRef
 	if err != nil {
 		return nil, fmt.Errorf("referencing %s.%s: %w", c.Name, ref.Field.Name, err)
 	}
-	d := s.Dialect
-	rows, err := q.QueryContext(ctx, "SELECT "+selectList(d, c, c.Name)+" FROM "+d.Quote(c.Name)+" AS "+d.Quote(c.Name)+" WHERE "+w, args...)
-	if err != nil {
-		return nil, classify(fmt.Errorf("referencing %s: %w", c.Name, err))
-	}
-	recs, err := scanRecords(rows, c)
-	return recs, classify(err)
+	return s.selectRecords(ctx, q, c, "referencing "+c.Name, []sqlPart{{w, args}}, "")
 }
 
 // checkVirtual evaluates rule against rec as if it were stored, without
