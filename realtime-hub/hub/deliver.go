@@ -1,0 +1,433 @@
+package hub
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/filter"
+	"github.com/hanzoai/base/records"
+	"github.com/hanzoai/base/rules"
+	"github.com/hanzoai/base/store"
+)
+
+// orgState is an org with connected clients: its bus subscription, its
+// delivery worker and its schema cache.
+type orgState struct {
+	org     string
+	clients map[*client]struct{}
+	cancel  func()
+	in      chan []base.Event
+	mu      sync.Mutex
+	stopped bool
+	schema  *records.Schema
+}
+
+// join adds a bound client to its org, subscribing the hub to the org's
+// events when it is the first.
+func (h *Hub) join(org string, c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.orgs[org]
+	if st == nil {
+		st = &orgState{org: org, clients: map[*client]struct{}{}, in: make(chan []base.Event, 4096)}
+		h.orgs[org] = st
+		st.cancel = h.cfg.Bus.Subscribe(org, func(evs []base.Event) { h.enqueue(st, evs) })
+		go h.work(st)
+	}
+	st.clients[c] = struct{}{}
+}
+
+// leave removes a client from its org; the last one unsubscribes the org.
+func (h *Hub) leave(org string, c *client) {
+	h.mu.Lock()
+	st := h.orgs[org]
+	if st == nil {
+		h.mu.Unlock()
+		return
+	}
+	delete(st.clients, c)
+	last := len(st.clients) == 0
+	if last {
+		delete(h.orgs, org)
+	}
+	h.mu.Unlock()
+	if last {
+		st.cancel()
+		st.mu.Lock()
+		st.stopped = true
+		close(st.in)
+		st.mu.Unlock()
+	}
+}
+
+func (h *Hub) enqueue(st *orgState, evs []base.Event) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.stopped {
+		return
+	}
+	select {
+	case st.in <- evs:
+	default:
+		h.stats.Dropped.Add(int64(len(evs)))
+		h.log.Error("realtime: org delivery queue full; events dropped (replayable)", "org", st.org, "events", len(evs))
+	}
+}
+
+func (h *Hub) work(st *orgState) {
+	for evs := range st.in {
+		h.mu.Lock()
+		clients := make([]*client, 0, len(st.clients))
+		for c := range st.clients {
+			clients = append(clients, c)
+		}
+		h.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		env, err := h.env(ctx, st)
+		if err != nil {
+			cancel()
+			h.log.Error("realtime: open org for delivery", "org", st.org, "err", err)
+			continue
+		}
+		for _, ev := range evs {
+			pe := env.prepare(ev)
+			if pe == nil {
+				continue
+			}
+			for _, c := range clients {
+				msgs := h.render(ctx, env, pe, c)
+				if len(msgs) == 0 {
+					continue
+				}
+				if !c.push(ev.ID, msgs, false) {
+					h.stats.Overflows.Add(1)
+					h.log.Warn("realtime: client queue full; disconnected", "client", c.id)
+				}
+			}
+		}
+		env.release()
+		cancel()
+	}
+}
+
+// deliveryEnv is an org's database and record service for one batch.
+type deliveryEnv struct {
+	db   store.DB
+	svc  *records.Service
+	eval *rules.Evaluator
+}
+
+func (e *deliveryEnv) release() { e.db.Release() }
+
+// env acquires the org's database and its current schema (cached per
+// schema version, so a rule change is honoured by the next event).
+func (h *Hub) env(ctx context.Context, st *orgState) (*deliveryEnv, error) {
+	db, err := h.cfg.Store.Acquire(ctx, st.org)
+	if err != nil {
+		return nil, err
+	}
+	v, err := store.SchemaVersion(ctx, db)
+	if err != nil {
+		db.Release()
+		return nil, err
+	}
+	st.mu.Lock()
+	schema := st.schema
+	st.mu.Unlock()
+	if schema == nil || schema.Version != v {
+		cols, err := store.LoadCollections(ctx, db)
+		if err != nil {
+			db.Release()
+			return nil, err
+		}
+		schema = records.NewSchema(v, cols)
+		st.mu.Lock()
+		st.schema = schema
+		st.mu.Unlock()
+	}
+	if db.Dialect().Name() != "sqlite" {
+		db.Release()
+		return nil, fmt.Errorf("no rules dialect for store dialect %q", db.Dialect().Name())
+	}
+	svc := records.NewService(schema, db.Dialect(), rules.SQLite, h.cfg.Now)
+	return &deliveryEnv{db: db, svc: svc, eval: &rules.Evaluator{Schema: schema, Now: h.cfg.Now}}, nil
+}
+
+// preparedEvent is an event resolved against the schema, with a cache of
+// rendered record variants shared by the subscribers of one batch.
+type preparedEvent struct {
+	ev    base.Event
+	coll  *base.Collection
+	rec   *records.Record
+	cache map[string][]byte
+}
+
+func (e *deliveryEnv) prepare(ev base.Event) *preparedEvent {
+	c := e.svc.Schema.Collection(ev.CollectionID)
+	if c == nil {
+		c = e.svc.Schema.Collection(ev.CollectionName)
+	}
+	if c == nil {
+		return nil
+	}
+	data := make(map[string]any, len(c.Fields))
+	for _, f := range c.Fields {
+		data[f.Name] = records.Normalize(f, ev.Record[f.Name])
+	}
+	return &preparedEvent{ev: ev, coll: c, rec: &records.Record{Collection: c, Data: data}, cache: map[string][]byte{}}
+}
+
+// render returns the messages of one event for one client: one per
+// matching subscription the client's identity may see.
+func (h *Hub) render(ctx context.Context, env *deliveryEnv, pe *preparedEvent, c *client) []message {
+	ident, subs := c.snapshot()
+	if ident == nil {
+		return nil
+	}
+	var msgs []message
+	for _, s := range subs {
+		if s.bad || !matches(s, pe) {
+			continue
+		}
+		if !h.allowed(ctx, env, pe, ident, s) {
+			continue
+		}
+		data, err := h.payload(ctx, env, pe, ident, s)
+		if err != nil {
+			h.log.Warn("realtime: render record", "client", c.id, "topic", s.topic, "err", err)
+			continue
+		}
+		msgs = append(msgs, message{topic: s.topic, id: pe.ev.ID, action: pe.ev.Action, record: data})
+	}
+	return msgs
+}
+
+func matches(s *subscription, pe *preparedEvent) bool {
+	if s.coll != strings.ToLower(pe.coll.Name) && s.coll != strings.ToLower(pe.coll.ID) {
+		return false
+	}
+	return s.record == "*" || s.record == pe.rec.ID()
+}
+
+// request is the records layer's view of a realtime check.
+func request(ident *base.Identity, s *subscription) *records.Request {
+	return &records.Request{Identity: ident, Method: "GET", Context: "realtime", Query: s.query, Headers: s.headers}
+}
+
+func rulesRequest(schema *records.Schema, ident *base.Identity, s *subscription) *rules.Request {
+	rr := &rules.Request{Method: "GET", Context: "realtime", Query: s.query, Headers: s.headers}
+	if !ident.Guest() {
+		a := &rules.Auth{ID: ident.UserID, Claims: ident.Claims, CollectionName: base.UsersCollection}
+		if u := schema.Collection(base.UsersCollection); u != nil {
+			a.CollectionID = u.ID
+		}
+		rr.Auth = a
+	}
+	return rr
+}
+
+// allowed applies the gate rule (list rule for coll/*, view rule for
+// coll/ID) and the subscription's filter.
+func (h *Hub) allowed(ctx context.Context, env *deliveryEnv, pe *preparedEvent, ident *base.Identity, s *subscription) bool {
+	su := ident.IsSuperuser()
+	rule := pe.coll.ListRule
+	if s.record != "*" {
+		rule = pe.coll.ViewRule
+	}
+	if !su {
+		if rule == nil {
+			return false
+		}
+		if strings.TrimSpace(*rule) != "" {
+			expr, err := h.parse(*rule)
+			if err != nil {
+				return false
+			}
+			ok, err := h.check(ctx, env, pe, ident, s, expr, rules.Options{AllowHidden: true, Superuser: true}, *rule, true)
+			if err != nil || !ok {
+				return false
+			}
+		}
+	}
+	if s.filter != nil {
+		if !su && (strings.Contains(s.rawFilt, "@collection.") || strings.Contains(s.rawFilt, "@request.")) {
+			return false
+		}
+		ok, err := h.check(ctx, env, pe, ident, s, s.filter, rules.Options{AllowHidden: su, EnforceRelatedRules: !su, Superuser: su}, s.rawFilt, false)
+		if err != nil || !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// parse parses a rule, caching the AST by text.
+func (h *Hub) parse(text string) (filter.Expr, error) {
+	if v, ok := h.exprs.Load(text); ok {
+		return v.(filter.Expr), nil
+	}
+	e, err := filter.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	h.exprs.Store(text, e)
+	return e, nil
+}
+
+// check decides expr for the event's record: in memory when the record and
+// identity suffice, else in SQL.
+func (h *Hub) check(ctx context.Context, env *deliveryEnv, pe *preparedEvent, ident *base.Identity, s *subscription, expr filter.Expr, opt rules.Options, text string, isRule bool) (bool, error) {
+	rr := rulesRequest(env.svc.Schema, ident, s)
+	ok, err := env.eval.Eval(pe.coll, pe.rec.Data, expr, rr, opt)
+	if !errors.Is(err, rules.ErrNeedsStore) {
+		h.stats.MemoryChecks.Add(1)
+		return ok, err
+	}
+	h.stats.StoreChecks.Add(1)
+	if pe.ev.Action != base.ActionDelete {
+		// The row exists: check it as a GET by the subscriber would.
+		req := request(ident, s)
+		if isRule {
+			return env.svc.Satisfies(ctx, env.db, pe.coll, pe.rec.ID(), text, req)
+		}
+		res, err := env.svc.List(ctx, env.db, pe.coll, records.ListParams{
+			Filter: "(" + text + ") && id = " + quote(pe.rec.ID()), PerPage: 1, SkipTotal: true,
+		}, &records.Request{Identity: &base.Identity{Org: ident.Org, Subject: ident.Subject, UserID: ident.UserID, Claims: ident.Claims, Superuser: true}, Method: "GET", Context: "realtime", Query: s.query, Headers: s.headers})
+		if err != nil {
+			return false, err
+		}
+		return len(res.Items) > 0, nil
+	}
+	// A deleted record: evaluate against the event's snapshot as a derived
+	// table under the collection's alias.
+	where, args, err := env.svc.Compiler.Where(pe.coll, pe.coll.Name, expr, rr, opt)
+	if err != nil {
+		return false, err
+	}
+	d := env.db.Dialect()
+	cols := make([]string, len(pe.coll.Fields))
+	colArgs := make([]any, 0, len(pe.coll.Fields)+len(args))
+	for i, f := range pe.coll.Fields {
+		cols[i] = "? AS " + d.Quote(f.Name)
+		colArgs = append(colArgs, records.Encode(f, pe.rec.Data[f.Name]))
+	}
+	q := "SELECT 1 FROM (SELECT " + strings.Join(cols, ", ") + ") AS " + d.Quote(pe.coll.Name) + " WHERE " + where + " LIMIT 1"
+	var one int
+	err = env.db.QueryRowContext(ctx, q, append(colArgs, args...)...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// quote renders s as a filter string literal.
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// payload renders the record as ident sees it through s: hidden fields
+// stripped, expand and fields applied. Variants are cached per event.
+func (h *Hub) payload(ctx context.Context, env *deliveryEnv, pe *preparedEvent, ident *base.Identity, s *subscription) ([]byte, error) {
+	su := ident.IsSuperuser()
+	key := "plain"
+	switch {
+	case su:
+		key = "su"
+	case pe.coll.IsAuth() && !ident.Guest() && ident.UserID == pe.rec.ID():
+		key = "self"
+	}
+	if s.expand != "" {
+		key = "x|" + ident.Org + "|" + ident.Subject + "|" + key + "|" + s.expand + "|" + mapKey(s.query) + "|" + mapKey(s.headers)
+	}
+	if s.fields != "" {
+		key += "|f|" + s.fields
+	}
+	if b, ok := pe.cache[key]; ok {
+		return b, nil
+	}
+	req := request(ident, s)
+	rec := &records.Record{Collection: pe.coll, Data: pe.rec.Data}
+	if s.expand != "" {
+		if err := env.svc.Expand(ctx, env.db, []*records.Record{rec}, s.expand, req); err != nil {
+			return nil, err
+		}
+	}
+	var v any = env.svc.Export(rec, req)
+	if s.fields != "" {
+		v = pickFields(v, s.fields)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	pe.cache[key] = b
+	return b, nil
+}
+
+func mapKey(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(m) // sorted keys
+	return string(b)
+}
+
+// replay queues, for c, the events of org after after that c may see, then
+// the live events that arrived meanwhile.
+func (h *Hub) replay(c *client, org, after string) {
+	defer func() {
+		c.mu.Lock()
+		for _, p := range c.pending {
+			c.enqueueLocked(p.id, p.msgs)
+		}
+		c.pending = nil
+		c.replaying = false
+		c.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	events, complete, err := h.cfg.Bus.Replay(ctx, org, after)
+	if err != nil {
+		h.log.Warn("realtime: replay", "client", c.id, "org", org, "err", err)
+		return
+	}
+	if !complete {
+		h.log.Info("realtime: replay window exceeded; some events may be missing", "client", c.id, "after", after)
+	}
+	if len(events) == 0 {
+		return
+	}
+	h.mu.Lock()
+	st := h.orgs[org]
+	h.mu.Unlock()
+	if st == nil {
+		st = &orgState{org: org}
+	}
+	env, err := h.env(ctx, st)
+	if err != nil {
+		h.log.Warn("realtime: replay", "client", c.id, "org", org, "err", err)
+		return
+	}
+	defer env.release()
+	for _, ev := range events {
+		pe := env.prepare(ev)
+		if pe == nil {
+			continue
+		}
+		msgs := h.render(ctx, env, pe, c)
+		c.mu.Lock()
+		ok := c.enqueueLocked(ev.ID, msgs)
+		c.mu.Unlock()
+		if !ok {
+			return
+		}
+	}
+}

@@ -1,0 +1,166 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/realtime-hub/bus"
+)
+
+// wsIn is a client frame (base-v1.md §5).
+type wsIn struct {
+	Type        string   `json:"type"`
+	Token       string   `json:"token"`
+	Org         string   `json:"org"`
+	Topics      []string `json:"topics"`
+	LastEventID string   `json:"lastEventId"`
+}
+
+// serveWS is GET /v1/realtime/ws: JSON text frames. The identity is the
+// upgrade request's (Authorization, X-Org-Id) unless an auth frame names
+// another; it is bound at the first auth or subscribe frame, after which
+// only a guest → user upgrade is accepted.
+func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(1 << 20)
+	c := newClient(h.newClientID(), true, remoteIP(r), h.cfg.QueueSize)
+	if !h.register(c) {
+		conn.Close(websocket.StatusGoingAway, "shutting down")
+		return
+	}
+	defer h.unregister(c)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+
+	var wmu sync.Mutex
+	send := func(v any) bool {
+		b, _ := json.Marshal(v)
+		wmu.Lock()
+		defer wmu.Unlock()
+		wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
+		defer wcancel()
+		return conn.Write(wctx, websocket.MessageText, b) == nil
+	}
+	if !send(map[string]string{"type": "connect", "clientId": c.id}) {
+		return
+	}
+	upgradeIdent, identErr := h.identifyRequest(r)
+
+	go func() {
+		defer c.kill()
+		ident := upgradeIdent
+		for {
+			_, data, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			var in wsIn
+			if err := json.Unmarshal(data, &in); err != nil {
+				send(wsError("Invalid frame."))
+				continue
+			}
+			switch in.Type {
+			case "auth":
+				id, err := h.identify(ctx, in.Token, in.Org, r.Host)
+				if err != nil {
+					send(wsError(asError(err).Message))
+					continue
+				}
+				if e := h.setSubs(c, id, nil, modeAdd); e != nil {
+					send(wsError(e.Message))
+					continue
+				}
+				ident, identErr = id, nil
+			case "subscribe", "unsubscribe":
+				if identErr != nil {
+					send(wsError(asError(identErr).Message))
+					continue
+				}
+				if e := validateTopics(in.Topics); e != nil {
+					send(wsError(e.Message))
+					continue
+				}
+				mode := modeAdd
+				if in.Type == "unsubscribe" {
+					mode = modeRemove
+				}
+				if e := h.setSubs(c, ident, in.Topics, mode); e != nil {
+					send(wsError(e.Message))
+				}
+			case "resume":
+				if _, err := bus.ParseID(in.LastEventID); err != nil {
+					send(wsError("Invalid lastEventId."))
+					continue
+				}
+				c.mu.Lock()
+				c.resume = in.LastEventID
+				c.mu.Unlock()
+				if ident != nil {
+					// Replays now when subscriptions exist, else at the
+					// next subscribe.
+					if e := h.setSubs(c, ident, nil, modeAdd); e != nil {
+						send(wsError(e.Message))
+					}
+				}
+			default:
+				send(wsError("Unknown frame type."))
+			}
+		}
+	}()
+
+	ping := time.NewTicker(h.cfg.KeepAlive)
+	defer ping.Stop()
+	for {
+		select {
+		case m := <-c.q:
+			frame := struct {
+				Type   string          `json:"type"`
+				Topic  string          `json:"topic"`
+				Action base.Action     `json:"action"`
+				Record json.RawMessage `json:"record"`
+				ID     string          `json:"id"`
+			}{"event", m.topic, m.action, m.record, m.id}
+			if !send(frame) {
+				return
+			}
+			h.stats.Delivered.Add(1)
+		case <-ping.C:
+			pctx, pcancel := context.WithTimeout(ctx, writeTimeout)
+			err := conn.Ping(pctx)
+			pcancel()
+			if err != nil {
+				return
+			}
+		case <-c.dead:
+			conn.Close(websocket.StatusPolicyViolation, "closed")
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func wsError(msg string) map[string]string { return map[string]string{"type": "error", "message": msg} }
+
+func validateTopics(topics []string) *base.Error {
+	if len(topics) > maxSubscriptions {
+		return base.BadRequest("Too many topics.", nil)
+	}
+	for _, t := range topics {
+		if len(t) > maxTopicLength || strings.ContainsAny(t, "\r\n") || t == "" {
+			return base.BadRequest("Invalid topic.", nil)
+		}
+	}
+	return nil
+}
