@@ -32,9 +32,11 @@ func ViewFields(ctx context.Context, q Querier, d Dialect, query string) ([]*bas
 		return nil, fmt.Errorf("invalid view query: %w", err)
 	}
 	var declared []string
-	if cts, err := rows.ColumnTypes(); err == nil {
-		for _, ct := range cts {
-			declared = append(declared, strings.ToUpper(ct.DatabaseTypeName()))
+	if vt, ok := d.(ViewTyper); !ok || !vt.ViewTypesFromQuery() {
+		if cts, err := rows.ColumnTypes(); err == nil {
+			for _, ct := range cts {
+				declared = append(declared, strings.ToUpper(ct.DatabaseTypeName()))
+			}
 		}
 	}
 	rows.Close()
@@ -80,6 +82,15 @@ func ViewFields(ctx context.Context, q Querier, d Dialect, query string) ([]*bas
 		return nil, errors.New("invalid view query: it must select an id column")
 	}
 	return fields, nil
+}
+
+// ViewTyper is an optional Dialect extension. Engines that report a type
+// for every result expression (PostgreSQL), where SQLite reports one only
+// for plain columns, return true from ViewTypesFromQuery so ViewFields
+// types view columns from the query text alone and infers the same fields
+// on every engine.
+type ViewTyper interface {
+	ViewTypesFromQuery() bool
 }
 
 // inferField returns a fresh field for result column name.

@@ -1,0 +1,388 @@
+// Package postgres is the PostgreSQL driver of store: one schema per
+// organization inside one database, so any number of stateless Base
+// instances can share it.
+//
+// An org's schema (Config.SchemaPrefix + org, e.g. "org_acme") is created
+// and bootstrapped (system tables, users collection, helper function and
+// the NOCASE collation) on the org's first Acquire, under a
+// transaction-scoped advisory lock so instances racing on a new org
+// bootstrap it once. The schema comment records the bootstrap version, so
+// a cold org costs one catalogue query per instance.
+//
+// Connections come from one small database/sql pool over pgx (Config.
+// MaxConns, default 4; idle connections close after ConnMaxIdleTime), so
+// idle orgs hold nothing. Statements are pointed at the org's schema with
+// SET LOCAL search_path inside a transaction (SearchPathLocal, the
+// default): no session state outlives a transaction, which keeps the
+// driver correct behind PgBouncer or RDS Proxy in transaction mode. "?"
+// placeholders are rebound to $n.
+//
+// Writers to one org are serialized like SQLite's: an in-process semaphore
+// per org, then pg_advisory_xact_lock across processes, so
+// read-modify-write transactions (counters, unique checks) lose no
+// updates under READ COMMITTED. Reads never wait for writers.
+//
+// Values come back as SQLite returns them: integral numbers as int64,
+// JSON as text, booleans as bool.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxConns        = 4
+	DefaultMaxIdleConns    = 2
+	DefaultConnMaxIdleTime = 30 * time.Second
+	DefaultSchemaPrefix    = "org_"
+)
+
+// bootstrapVersion is recorded as the schema comment "base:<n>" once an
+// org schema is fully bootstrapped.
+const bootstrapVersion = "base:1"
+
+// Config configures a Store.
+type Config struct {
+	// URL is a PostgreSQL connection URL or DSN (postgres://...). pgx
+	// parameters apply, e.g. default_query_exec_mode=exec for poolers
+	// without prepared-statement support. Required.
+	URL string
+	// MaxConns caps the open connections of this instance (default 4).
+	MaxConns int
+	// MaxIdleConns caps the idle connections kept (default 2).
+	MaxIdleConns int
+	// ConnMaxIdleTime closes connections idle that long (default 30 s).
+	ConnMaxIdleTime time.Duration
+	// SchemaPrefix prefixes org schema names (default "org_").
+	SchemaPrefix string
+	// SearchPath selects how statements are pointed at an org's schema
+	// (default SearchPathLocal, pooler-safe).
+	SearchPath SearchPathMode
+}
+
+// Store is the PostgreSQL store. It is safe for concurrent use.
+type Store struct {
+	cfg Config
+	db  *sql.DB
+
+	mu      sync.Mutex
+	closed  bool
+	handles map[string]*handle // orgs with outstanding Acquires
+	known   map[string]bool    // orgs known to be bootstrapped
+}
+
+var _ store.Store = (*Store)(nil)
+
+// handle is the in-process state of an org in use: the writer semaphore
+// and the outcome of its first-use bootstrap.
+type handle struct {
+	org, schema string
+	lockKey     int64
+	wsem        chan struct{}
+	refs        int // guarded by Store.mu
+
+	ready chan struct{}
+	err   error
+}
+
+// Open returns a Store on cfg.URL. It does not connect: the first Acquire
+// does, and errors then wrap store.ErrUnavailable when the server cannot
+// be reached.
+func Open(cfg Config) (*Store, error) {
+	if cfg.URL == "" {
+		return nil, errors.New("postgres store: URL is required")
+	}
+	pc, err := pgx.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.MaxIdleConns <= 0 {
+		cfg.MaxIdleConns = DefaultMaxIdleConns
+	}
+	if cfg.ConnMaxIdleTime <= 0 {
+		cfg.ConnMaxIdleTime = DefaultConnMaxIdleTime
+	}
+	if cfg.SchemaPrefix == "" {
+		cfg.SchemaPrefix = DefaultSchemaPrefix
+	}
+	if !validPrefix(cfg.SchemaPrefix) {
+		return nil, fmt.Errorf("postgres store: invalid schema prefix %q", cfg.SchemaPrefix)
+	}
+	if !strings.Contains(cfg.URL, "default_query_exec_mode") {
+		// Unnamed statements: no server-side statement cache to go stale
+		// when a collection's column types change, and nothing a
+		// transaction pooler could route to the wrong session.
+		pc.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
+	if pc.ConnectTimeout == 0 {
+		pc.ConnectTimeout = 5 * time.Second
+	}
+	db := sql.OpenDB(&connector{base: stdlib.GetConnector(*pc), mode: cfg.SearchPath})
+	db.SetMaxOpenConns(cfg.MaxConns)
+	db.SetMaxIdleConns(min(cfg.MaxIdleConns, cfg.MaxConns))
+	db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	return &Store{cfg: cfg, db: db, handles: map[string]*handle{}, known: map[string]bool{}}, nil
+}
+
+func validPrefix(p string) bool {
+	if len(p) > 20 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Schema returns the schema name of org: the prefix and the org, or for
+// names beyond PostgreSQL's 63 bytes a truncation with a hash suffix.
+func (s *Store) Schema(org string) (string, error) {
+	if !base.ValidOrg(org) {
+		return "", fmt.Errorf("invalid org %q", org)
+	}
+	name := s.cfg.SchemaPrefix + org
+	if len(name) > 63 {
+		h := fnv.New32a()
+		h.Write([]byte(org))
+		name = fmt.Sprintf("%s%s_%08x", s.cfg.SchemaPrefix, org[:63-len(s.cfg.SchemaPrefix)-9], h.Sum32())
+	}
+	return name, nil
+}
+
+// DB returns the underlying pool (for tests and diagnostics).
+func (s *Store) DB() *sql.DB { return s.db }
+
+// advisoryKey is the pg_advisory_xact_lock key of a schema: writers and
+// the bootstrap of one org take it.
+func advisoryKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("base:" + schema))
+	return int64(h.Sum64())
+}
+
+// Acquire returns org's database, creating and bootstrapping its schema
+// on first use. Concurrent Acquires of a cold org in one process share one
+// bootstrap; other processes wait on the advisory lock.
+func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
+	schema, err := s.Schema(org)
+	if err != nil {
+		return nil, fmt.Errorf("acquire: %w", err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("acquire %q: %w", org, store.ErrClosed)
+	}
+	if h := s.handles[org]; h != nil {
+		h.refs++
+		s.mu.Unlock()
+		select {
+		case <-h.ready:
+		case <-ctx.Done():
+			s.release(h)
+			return nil, fmt.Errorf("acquire %q: %w", org, ctx.Err())
+		}
+		if h.err != nil {
+			s.release(h)
+			return nil, h.err
+		}
+		return &db{s: s, h: h}, nil
+	}
+	h := &handle{org: org, schema: schema, lockKey: advisoryKey(schema), wsem: make(chan struct{}, 1),
+		refs: 1, ready: make(chan struct{})}
+	s.handles[org] = h
+	known := s.known[org]
+	s.mu.Unlock()
+	if !known {
+		// The bootstrap is shared by every waiter, so one caller's
+		// cancellation must not fail it.
+		h.err = s.ensure(context.WithoutCancel(ctx), h)
+	}
+	close(h.ready)
+	if h.err != nil {
+		s.mu.Lock()
+		if s.handles[org] == h {
+			delete(s.handles, org)
+		}
+		s.mu.Unlock()
+		return nil, h.err
+	}
+	return &db{s: s, h: h}, nil
+}
+
+func (s *Store) release(h *handle) {
+	s.mu.Lock()
+	h.refs--
+	if h.refs == 0 && s.handles[h.org] == h {
+		delete(s.handles, h.org)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Store) markKnown(org string) {
+	s.mu.Lock()
+	if len(s.known) >= 1<<16 {
+		clear(s.known) // bound memory; re-checking costs one query
+	}
+	s.known[org] = true
+	s.mu.Unlock()
+}
+
+// bootstrapped reports whether schema exists with the bootstrap marker.
+func (s *Store) bootstrapped(ctx context.Context, schema string) (bool, error) {
+	var comment string
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace WHERE nspname = ?`, schema).Scan(&comment)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return comment == bootstrapVersion, nil
+}
+
+// ensure bootstraps h's schema unless it already is.
+func (s *Store) ensure(ctx context.Context, h *handle) error {
+	ok, err := s.bootstrapped(ctx, h.schema)
+	if err != nil {
+		return fmt.Errorf("open org %q: %w", h.org, err)
+	}
+	if !ok {
+		if err := s.bootstrap(ctx, h); err != nil {
+			return fmt.Errorf("open org %q: %w", h.org, err)
+		}
+	}
+	s.markKnown(h.org)
+	return nil
+}
+
+// bootstrap creates the schema and its system tables under the org's
+// advisory lock; a racing instance waits and then finds the marker.
+func (s *Store) bootstrap(ctx context.Context, h *handle) error {
+	h.wsem <- struct{}{}
+	defer func() { <-h.wsem }()
+	ctx = withWriteLock(withSchema(ctx, h.schema), h.lockKey)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	defer tx.Rollback()
+	var comment string
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace WHERE nspname = ?`, h.schema).Scan(&comment)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if comment == bootstrapVersion {
+		return nil
+	}
+	q := quoteIdent(h.schema)
+	for _, stmt := range []string{
+		"CREATE SCHEMA IF NOT EXISTS " + q,
+		"SET LOCAL search_path TO " + q,
+		// base_json parses text as JSON, NULL when it is none (the
+		// conversions of ConvertExpr and the filter dialect use it).
+		`CREATE OR REPLACE FUNCTION base_json(t text) RETURNS json LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN t::json;
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END $$`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("bootstrap: %s: %w", firstLine(stmt), err)
+		}
+	}
+	// COLLATE NOCASE in index definitions (PocketBase's usual unique
+	// email/username indexes) resolves to this collation: case-insensitive
+	// with ICU (Unicode-wide, where SQLite's NOCASE folds ASCII only).
+	if err := createNocase(ctx, tx); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := store.Bootstrap(ctx, &sqlTx{tx: tx}, Dialect, h.org); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "COMMENT ON SCHEMA "+q+" IS '"+bootstrapVersion+"'"); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	return nil
+}
+
+func createNocase(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_collation WHERE collname = 'nocase' AND collnamespace = current_schema()::regnamespace`).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
+	return err
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// Exists reports whether org's schema has been bootstrapped, creating
+// nothing.
+func (s *Store) Exists(ctx context.Context, org string) (bool, error) {
+	schema, err := s.Schema(org)
+	if err != nil {
+		return false, fmt.Errorf("exists: %w", err)
+	}
+	s.mu.Lock()
+	closed, known := s.closed, s.known[org]
+	s.mu.Unlock()
+	if closed {
+		return false, fmt.Errorf("exists %q: %w", org, store.ErrClosed)
+	}
+	if known {
+		return true, nil
+	}
+	ok, err := s.bootstrapped(ctx, schema)
+	if err != nil {
+		return false, fmt.Errorf("exists %q: %w", org, err)
+	}
+	if ok {
+		s.markKnown(org)
+	}
+	return ok, nil
+}
+
+// Close closes the pool. Acquire fails afterwards.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	return s.db.Close()
+}

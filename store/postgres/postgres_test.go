@@ -1,0 +1,48 @@
+package postgres_test
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hanzoai/base/internal/testsrv"
+	"github.com/hanzoai/base/store"
+	"github.com/hanzoai/base/store/postgres"
+	"github.com/hanzoai/base/store/storetest"
+)
+
+// pgURL is the server shared by the package's tests: BASE_TEST_PG_URL
+// when set (an existing server), else one started by pgServer.
+func pgServer(t *testing.T) string {
+	t.Helper()
+	if u := os.Getenv("BASE_TEST_PG_URL"); u != "" {
+		return u
+	}
+	return testsrv.Postgres(t).URL
+}
+
+var prefixes atomic.Int64
+
+// newStore opens a store with a fresh schema prefix, so stores on one
+// server are as isolated as separate databases.
+func newStore(t *testing.T, url string, mode postgres.SearchPathMode) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(postgres.Config{URL: url, SchemaPrefix: fmt.Sprintf("t%d_", prefixes.Add(1)), SearchPath: mode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	url := pgServer(t)
+	for _, mode := range []struct {
+		name string
+		mode postgres.SearchPathMode
+	}{{"local", postgres.SearchPathLocal}, {"session", postgres.SearchPathSession}} {
+		t.Run(mode.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, url, mode.mode) })
+		})
+	}
+}
