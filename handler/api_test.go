@@ -21,6 +21,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -77,6 +78,19 @@ var (
 func newAPI(tb testing.TB, opts ...func(*Config)) *apiHarness {
 	tb.Helper()
 	dir := tb.TempDir()
+	// Every harness gets its own dev issuer in its own directory, seeded
+	// with one key generated per test binary (RSA key generation would
+	// otherwise dominate the suite's run time).
+	key, err := devIssuerFile()
+	if err != nil {
+		tb.Fatalf("dev issuer key: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "iam"), 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "iam", "dev-issuer.json"), key, 0o600); err != nil {
+		tb.Fatal(err)
+	}
 	iss, err := iam.OpenDevIssuer(dir, testIssuer)
 	if err != nil {
 		tb.Fatalf("open dev issuer: %v", err)
@@ -100,6 +114,25 @@ func newAPI(tb testing.TB, opts ...func(*Config)) *apiHarness {
 	a.tok = a.mintAll(tb)
 	return a
 }
+
+// devIssuerFile is the state file of a dev issuer created once per test
+// binary, copied into each harness's directory.
+var devIssuerFile = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "handler-test-iss-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if _, err := iam.OpenDevIssuer(dir, testIssuer); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(filepath.Join(dir, "iam", "dev-issuer.json"))
+})
+
+// forgeKey is an RSA key the harness issuer does not trust.
+var forgeKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
+	return rsa.GenerateKey(rand.Reader, 2048)
+})
 
 // openHandler opens a second, independent store on dir and a handler over
 // it, as another `base serve` process on the same --dir would.
@@ -174,7 +207,7 @@ func stdClaims(iss string, claims map[string]any) jwt.MapClaims {
 // issuer's kid: the signature cannot verify.
 func forgeToken(tb testing.TB, kid string, claims map[string]any) string {
 	tb.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := forgeKey()
 	if err != nil {
 		tb.Fatal(err)
 	}

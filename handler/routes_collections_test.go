@@ -599,3 +599,52 @@ func TestSchemaChangeAcrossInstances(t *testing.T) {
 		})
 	}
 }
+
+// Regression tests for import bugs this suite found (new collections were
+// refused as "existing id"; a partial import dropped fields and nulled rules).
+
+// TestImportKeepsUnsubmittedKeys imports a partial definition of an
+// existing collection: PocketBase loads only the submitted keys onto the
+// stored collection, so rules and fields not in the import are kept (and
+// no column, no data, is dropped).
+func TestImportKeepsUnsubmittedKeys(t *testing.T) {
+	a := newAPI(t)
+	b := seedBlog(t, a)
+	runScenarios(t, a.h, []scenario{
+		{name: "update an existing collection by id", method: "PUT", path: "/v1/collections/import", token: a.tok.admin,
+			body:   map[string]any{"collections": []any{map[string]any{"id": b.commentsID, "name": "remarks"}}},
+			status: 204, check: func(tb testing.TB, _ *apiResponse) {
+				a.must(tb, 200, apiRequest{method: "GET", path: "/v1/collections/remarks/records/" + b.comment, token: a.tok.admin})
+			}},
+		// PocketBase loads only the submitted keys onto the existing
+		// collection: keys not in the import (rules, fields) are kept.
+		{name: "keys not in the import are kept", method: "GET", path: "/v1/collections/remarks", token: a.tok.admin,
+			status: 200, want: map[string]any{"listRule": "", "viewRule": "", "fields": hasLen(3), "fields.2.name": "post"}},
+		{name: "records of the renamed collection still readable by guests", method: "GET", path: "/v1/collections/remarks/records/" + b.comment,
+			status: 200, want: map[string]any{"text": "nice", "post": b.b3}},
+	})
+}
+
+// TestImportNewCollections imports collections that do not exist yet, with
+// and without ids (PocketBase's import creates them).
+func TestImportNewCollections(t *testing.T) {
+	a := newAPI(t)
+	seedBlog(t, a)
+	runScenarios(t, a.h, []scenario{
+		{name: "new collection without id", method: "PUT", path: "/v1/collections/import", token: a.tok.admin,
+			body: map[string]any{"collections": []any{
+				merge(map[string]any{"name": "tags", "fields": []any{field("label", "text")}}, ruleSet("", "", nil, nil, nil)),
+			}},
+			status: 204},
+		{name: "imported collection exists", method: "GET", path: "/v1/collections/tags", token: a.tok.admin,
+			status: 200, want: map[string]any{"listRule": "", "createRule": nil}},
+		{name: "new collection with an id, next to an existing one", method: "PUT", path: "/v1/collections/import", token: a.tok.admin,
+			body: map[string]any{"collections": []any{
+				map[string]any{"id": "pbc_custom_labels", "name": "labels", "fields": []any{field("label", "text")}},
+				map[string]any{"name": "notes", "listRule": nil},
+			}},
+			status: 204},
+		{name: "imported collection with its id", method: "GET", path: "/v1/collections/pbc_custom_labels", token: a.tok.admin,
+			status: 200, want: map[string]any{"name": "labels"}},
+	})
+}

@@ -831,3 +831,22 @@ func TestConcurrentInstances(t *testing.T) {
 		t.Errorf("notes: %v, want %d", n, 1+users*(perUser-perUser/3))
 	}
 }
+
+// Regression test for a bug this suite found: (page-1)*perPage overflowed
+// and a far page returned the first page.
+
+// TestPageOverflow asks for a page so far past the end that
+// (page-1)*perPage overflows: it must still be an empty page, not the
+// first one.
+func TestPageOverflow(t *testing.T) {
+	a := newAPI(t)
+	seedBlog(t, a)
+	runScenarios(t, a.h, []scenario{
+		{name: "records", method: "GET", path: "/v1/collections/posts/records?page=9223372036854775807&perPage=30", token: a.tok.admin,
+			status: 200, want: map[string]any{"items": hasLen(0), "totalItems": 4}},
+		{name: "records, perPage 7", method: "GET", path: "/v1/collections/posts/records?page=4611686018427387904&perPage=7", token: a.tok.admin,
+			status: 200, want: map[string]any{"items": hasLen(0)}},
+		{name: "collections", method: "GET", path: "/v1/collections?page=9223372036854775807", token: a.tok.admin,
+			status: 200, want: map[string]any{"items": hasLen(0)}},
+	})
+}
