@@ -3,7 +3,6 @@ package testsrv
 import (
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -50,8 +49,6 @@ func (r *Redis) Start() {
 	}
 	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
-	cmd.Stdout = os.Stderr
-	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		r.tb.Fatalf("start redis-server: %v", err)
 	}

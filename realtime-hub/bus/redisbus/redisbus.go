@@ -143,7 +143,7 @@ func (b *Bus) Publish(ctx context.Context, events []base.Event) {
 			b.log.Error("realtime: encode event", "org", ev.Org, "err", err)
 			continue
 		}
-		cmds = append(cmds, publishScript.Run(ctx, pipe, []string{logKey + ev.Org, evChannel + ev.Org}, string(data), minID, ttl))
+		cmds = append(cmds, publishScript.Eval(ctx, pipe, []string{logKey + ev.Org, evChannel + ev.Org}, string(data), minID, ttl))
 	}
 	_, err := pipe.Exec(ctx)
 	if err != nil && errors.Is(err, redis.Nil) {
