@@ -1,0 +1,158 @@
+// Command realtime-hub is the long-lived realtime hub of a Base deployment
+// whose API runs elsewhere (Lambda, Cloud Run, several `base serve`): it
+// serves /v1/realtime (SSE) and /v1/realtime/ws, receives committed events
+// through Redis (BASE_REDIS_URL) and reads schemas and rules from the same
+// store as the API.
+//
+// Environment: BASE_HUB_HTTP (listen address, default 127.0.0.1:8091),
+// BASE_DIR, BASE_STORE (sqlite), BASE_REDIS_URL (required), IAM_ENDPOINT,
+// IAM_ISSUER, IAM_AUDIENCE, BASE_API_PREFIX, BASE_DEFAULT_ORG,
+// BASE_ORG_DOMAINS (host=org,...), BASE_REALTIME_REPLAY (default 60s).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hanzoai/base/auth"
+	"github.com/hanzoai/base/realtime-hub/bus/redisbus"
+	"github.com/hanzoai/base/realtime-hub/hub"
+	"github.com/hanzoai/base/store/sqlite"
+)
+
+// Config is what the hub reads from the environment.
+type Config struct {
+	HTTP, Dir, Store, RedisURL       string
+	IAMEndpoint, IAMIssuer, Audience string
+	Prefix, DefaultOrg               string
+	OrgDomains                       map[string]string
+	Replay                           time.Duration
+}
+
+// ConfigFromEnv reads Config through getenv.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	get := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	cfg := Config{
+		HTTP: get("BASE_HUB_HTTP", "127.0.0.1:8091"), Dir: get("BASE_DIR", "./base_data"),
+		Store: get("BASE_STORE", "sqlite"), RedisURL: getenv("BASE_REDIS_URL"),
+		IAMEndpoint: getenv("IAM_ENDPOINT"), IAMIssuer: getenv("IAM_ISSUER"), Audience: getenv("IAM_AUDIENCE"),
+		Prefix: get("BASE_API_PREFIX", "/v1"), DefaultOrg: get("BASE_DEFAULT_ORG", "default"),
+		OrgDomains: map[string]string{}, Replay: 60 * time.Second,
+	}
+	for _, pair := range strings.Split(getenv("BASE_ORG_DOMAINS"), ",") {
+		if host, org, ok := strings.Cut(strings.TrimSpace(pair), "="); ok {
+			cfg.OrgDomains[strings.ToLower(strings.TrimSpace(host))] = strings.TrimSpace(org)
+		}
+	}
+	if s := getenv("BASE_REALTIME_REPLAY"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return cfg, fmt.Errorf("BASE_REALTIME_REPLAY: %w", err)
+		}
+		cfg.Replay = d
+	}
+	if cfg.RedisURL == "" {
+		return cfg, errors.New("BASE_REDIS_URL is required: a standalone hub receives events through Redis")
+	}
+	return cfg, nil
+}
+
+// Main wires and runs the hub.
+type Main struct {
+	Config  Config
+	Logger  *slog.Logger
+	closers []func() error
+	srv     *http.Server
+}
+
+// Run opens the store, the bus and the verifier and serves until ctx ends.
+func (m *Main) Run(ctx context.Context) error {
+	cfg := m.Config
+	if cfg.Store != "sqlite" {
+		return fmt.Errorf("BASE_STORE=%q is not supported (want sqlite)", cfg.Store)
+	}
+	st, err := sqlite.Open(sqlite.Config{Dir: cfg.Dir, Logger: m.Logger})
+	if err != nil {
+		return fmt.Errorf("open sqlite store: %w", err)
+	}
+	m.closers = append(m.closers, st.Close)
+	b, err := redisbus.New(redisbus.Config{URL: cfg.RedisURL, Window: cfg.Replay, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	m.closers = append(m.closers, b.Close)
+	hcfg := hub.Config{
+		Store: st, Bus: b, Logger: m.Logger, Prefix: cfg.Prefix, DefaultOrg: cfg.DefaultOrg,
+		OrgDomains: cfg.OrgDomains, ResumeWindow: cfg.Replay,
+	}
+	if cfg.IAMEndpoint != "" {
+		hcfg.Verifier = auth.NewDiscovering(cfg.IAMEndpoint, auth.Config{Issuer: cfg.IAMIssuer, Audience: cfg.Audience})
+	}
+	h, err := hub.New(hcfg)
+	if err != nil {
+		return err
+	}
+	m.closers = append([]func() error{h.Close}, m.closers...)
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTP, err)
+	}
+	m.srv = &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	m.Logger.Info("realtime hub listening", "addr", ln.Addr().String(), "node", h.Node())
+	errc := make(chan error, 1)
+	go func() { errc <- m.srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+// Close stops the server and releases everything Run opened.
+func (m *Main) Close() error {
+	var errs []error
+	if m.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		errs = append(errs, m.srv.Shutdown(ctx))
+	}
+	for _, c := range m.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg, err := ConfigFromEnv(os.Getenv)
+	if err != nil {
+		log.Error("realtime-hub: config", "err", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Config: cfg, Logger: log}
+	err = m.Run(ctx)
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		log.Error("realtime-hub", "err", err)
+		os.Exit(1)
+	}
+}
