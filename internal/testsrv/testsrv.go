@@ -213,8 +213,9 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Sqld is a running libSQL server with namespaces enabled (one database
-// per namespace, created through the admin API).
+// Sqld is a running libSQL server: with namespaces, one database per
+// namespace (created through the admin API, chosen by the first label of
+// the Host header); without, one database.
 type Sqld struct {
 	// Addr is host:port of the Hrana (HTTP and WebSocket) listener.
 	Addr string
@@ -228,16 +229,15 @@ type Sqld struct {
 	log  *bytes.Buffer
 }
 
-// SQLD starts sqld with --enable-namespaces on free ports and stops it
-// when tb ends. defaultNamespace keeps the "default" namespace for
-// requests naming none (plain single-database use).
-func SQLD(tb testing.TB, defaultNamespace bool) *Sqld {
+// SQLD starts sqld on free ports and stops it when tb ends. With
+// namespaces it runs --enable-namespaces --disable-default-namespace.
+func SQLD(tb testing.TB, namespaces bool) *Sqld {
 	tb.Helper()
 	bin := SqldPath()
 	if _, err := os.Stat(bin); err != nil {
 		missing(tb, "sqld", bin+" is missing; run scripts/deps/30-sqld.sh or set BASE_SQLD")
 	}
-	s, err := StartSqld(bin, defaultNamespace)
+	s, err := StartSqld(bin, namespaces)
 	if err != nil {
 		tb.Fatalf("start sqld: %v", err)
 	}
@@ -246,7 +246,7 @@ func SQLD(tb testing.TB, defaultNamespace bool) *Sqld {
 }
 
 // StartSqld starts sqld from bin; the caller stops it with Stop.
-func StartSqld(bin string, defaultNamespace bool) (*Sqld, error) {
+func StartSqld(bin string, namespaces bool) (*Sqld, error) {
 	dir, err := os.MkdirTemp("", "base-sqld-")
 	if err != nil {
 		return nil, err
@@ -259,9 +259,9 @@ func StartSqld(bin string, defaultNamespace bool) (*Sqld, error) {
 		s.AdminURL = fmt.Sprintf("http://127.0.0.1:%d", ap)
 		args := []string{"--db-path", filepath.Join(dir, fmt.Sprintf("data%d.sqld", attempt)),
 			"--http-listen-addr", s.Addr, "--admin-listen-addr", fmt.Sprintf("127.0.0.1:%d", ap),
-			"--enable-namespaces", "--no-welcome", "--max-active-namespaces", "10000"}
-		if !defaultNamespace {
-			args = append(args, "--disable-default-namespace")
+			"--no-welcome"}
+		if namespaces {
+			args = append(args, "--enable-namespaces", "--disable-default-namespace", "--max-active-namespaces", "10000")
 		}
 		s.cmd = exec.Command(bin, args...)
 		s.cmd.Dir = dir
@@ -289,7 +289,7 @@ func (s *Sqld) waitReady(limit time.Duration) error {
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		req, _ := http.NewRequestWithContext(ctx, "GET", s.AdminURL+"/v1/namespaces/default/config", nil)
+		req, _ := http.NewRequestWithContext(ctx, "GET", s.AdminURL+"/metrics", nil)
 		resp, err := http.DefaultClient.Do(req)
 		cancel()
 		if err == nil {

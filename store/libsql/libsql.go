@@ -1,0 +1,491 @@
+// Package libsql is the libSQL driver of store: one libSQL database per
+// organization, reached over Hrana (http://, https://, libsql://, ws://,
+// wss://) with libsql-client-go, speaking store.SQLite's dialect.
+//
+// # One database per org: a URL template
+//
+// Config.URL is a template containing {org}, e.g.
+//
+//	libsql://{org}-myteam.turso.io       one Turso database per org
+//	http://{org}.db.internal:8080        sqld with --enable-namespaces
+//
+// A template covers both deployments: hosted libSQL (one database, one
+// hostname per org) and a self-hosted sqld with namespaces, which picks
+// the namespace from the first label of the Host header. For sqld,
+// Config.AdminURL (the --admin-listen-addr API) lets the store create an
+// org's namespace on first Acquire and answer Exists without touching the
+// database; without it, databases must be provisioned outside Base and
+// Exists asks the database itself. Config.Proxy sends HTTP requests to
+// another address while keeping the template's Host header, so sqld
+// namespaces work without wildcard DNS (e.g. in tests, or behind one
+// service address); ws:// URLs need real name resolution.
+//
+// The choice of a template over sqld's namespace API alone: the same
+// driver then serves Turso, where an org's database is a separate
+// hostname, and sqld, with no engine-specific code beyond the optional
+// namespace creation.
+//
+// Org databases are bootstrapped (system tables, users collection) on
+// first use and marked with PRAGMA user_version. Writers to one org are
+// serialized in-process and use BEGIN IMMEDIATE on one Hrana stream.
+// Idle handles are closed least-recently-used beyond Config.MaxOpen or
+// after Config.IdleTimeout; a handle holds at most Config.MaxConns
+// streams.
+package libsql
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/store"
+	"github.com/tursodatabase/libsql-client-go/libsql"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxOpen     = 256
+	DefaultIdleTimeout = 2 * time.Minute
+	DefaultMaxConns    = 4
+)
+
+// schemaMarker is the PRAGMA user_version of a bootstrapped org database.
+const schemaMarker = 1
+
+// Config configures a Store.
+type Config struct {
+	// URL is the database URL template; "{org}" is replaced by the org
+	// name. Required.
+	URL string
+	// AuthToken is sent as the bearer token (Turso, sqld --auth-jwt-key).
+	AuthToken string
+	// Proxy, when set, is where HTTP requests go (scheme://host:port);
+	// the Host header stays the template's host.
+	Proxy string
+	// AdminURL is sqld's admin API (http://host:port). When set, an org's
+	// namespace is created on first Acquire.
+	AdminURL string
+	// AdminToken is the admin API key (sqld --admin-auth-key), if any.
+	AdminToken string
+	// MaxOpen caps idle org handles kept open (default 256).
+	MaxOpen int
+	// IdleTimeout closes handles unused that long (default 2 min;
+	// negative: never).
+	IdleTimeout time.Duration
+	// MaxConns caps the Hrana streams of one org (default 4).
+	MaxConns int
+	// HTTPClient is used for the admin API (default: a client with a
+	// 10 s timeout).
+	HTTPClient *http.Client
+}
+
+// Store is the libSQL store. It is safe for concurrent use.
+type Store struct {
+	cfg  Config
+	http *http.Client
+
+	mu      sync.Mutex
+	handles map[string]*handle
+	idle    *list.List // *handle with refs == 0; front is most recent
+	closed  bool
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+type handle struct {
+	org  string
+	db   *sql.DB
+	wsem chan struct{}
+
+	refs     int // guarded by Store.mu
+	elem     *list.Element
+	lastUsed time.Time
+
+	ready chan struct{}
+	err   error
+}
+
+// Open returns a Store for cfg. It does not connect.
+func Open(cfg Config) (*Store, error) {
+	if !strings.Contains(cfg.URL, "{org}") {
+		return nil, errors.New("libsql store: URL must be a template containing {org}")
+	}
+	if _, err := url.Parse(strings.ReplaceAll(cfg.URL, "{org}", "x")); err != nil {
+		return nil, fmt.Errorf("libsql store: %w", err)
+	}
+	if cfg.MaxOpen <= 0 {
+		cfg.MaxOpen = DefaultMaxOpen
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 10 * time.Second}
+	}
+	s := &Store{cfg: cfg, http: hc, handles: map[string]*handle{}, idle: list.New(),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go s.janitor()
+	return s, nil
+}
+
+// OrgURL returns the database URL of org.
+func (s *Store) OrgURL(org string) (string, error) {
+	if !base.ValidOrg(org) {
+		return "", fmt.Errorf("invalid org %q", org)
+	}
+	return strings.ReplaceAll(s.cfg.URL, "{org}", org), nil
+}
+
+func (s *Store) connector(org string) (driver.Connector, error) {
+	u, err := s.OrgURL(org)
+	if err != nil {
+		return nil, err
+	}
+	var opts []libsql.Option
+	if s.cfg.AuthToken != "" {
+		opts = append(opts, libsql.WithAuthToken(s.cfg.AuthToken))
+	}
+	if s.cfg.Proxy != "" {
+		opts = append(opts, libsql.WithProxy(s.cfg.Proxy))
+	}
+	// libsql://host:port?tls=0 is the conventional spelling for plain
+	// HTTP; the client wants it as an option.
+	if pu, err := url.Parse(u); err == nil && pu.Query().Has("tls") {
+		q := pu.Query()
+		tls := q.Get("tls") != "0" && q.Get("tls") != "false"
+		q.Del("tls")
+		pu.RawQuery = q.Encode()
+		u = pu.String()
+		opts = append(opts, libsql.WithTls(tls))
+	}
+	return libsql.NewConnector(u, opts...)
+}
+
+// Acquire returns org's database, creating its namespace (with AdminURL)
+// and bootstrapping it on first use.
+func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
+	if !base.ValidOrg(org) {
+		return nil, fmt.Errorf("acquire: invalid org %q", org)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("acquire %q: %w", org, store.ErrClosed)
+	}
+	if h := s.handles[org]; h != nil {
+		h.refs++
+		if h.elem != nil {
+			s.idle.Remove(h.elem)
+			h.elem = nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-h.ready:
+		case <-ctx.Done():
+			s.release(h)
+			return nil, fmt.Errorf("acquire %q: %w", org, ctx.Err())
+		}
+		if h.err != nil {
+			s.release(h)
+			return nil, h.err
+		}
+		return &db{s: s, h: h}, nil
+	}
+	h := &handle{org: org, refs: 1, ready: make(chan struct{}), wsem: make(chan struct{}, 1)}
+	s.handles[org] = h
+	s.mu.Unlock()
+	h.err = s.open(context.WithoutCancel(ctx), h)
+	close(h.ready)
+	if h.err != nil {
+		s.mu.Lock()
+		if s.handles[org] == h {
+			delete(s.handles, org)
+		}
+		s.mu.Unlock()
+		return nil, h.err
+	}
+	return &db{s: s, h: h}, nil
+}
+
+func (s *Store) open(ctx context.Context, h *handle) error {
+	if s.cfg.AdminURL != "" {
+		if err := s.createNamespace(ctx, h.org); err != nil {
+			return fmt.Errorf("open org %q: %w", h.org, err)
+		}
+	}
+	c, err := s.connector(h.org)
+	if err != nil {
+		return fmt.Errorf("open org %q: %w", h.org, err)
+	}
+	h.db = sql.OpenDB(c)
+	h.db.SetMaxOpenConns(s.cfg.MaxConns)
+	// No idle streams: sqld counts open Hrana streams against
+	// --max-concurrent-connections (128 by default) across all
+	// namespaces, and an idle org must hold nothing.
+	h.db.SetMaxIdleConns(0)
+	var v int
+	if err := h.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		h.db.Close()
+		return fmt.Errorf("open org %q: %w", h.org, classify(err))
+	}
+	if v < schemaMarker {
+		if err := s.bootstrap(ctx, h); err != nil {
+			h.db.Close()
+			return fmt.Errorf("open org %q: %w", h.org, classify(err))
+		}
+	}
+	return nil
+}
+
+func (s *Store) bootstrap(ctx context.Context, h *handle) error {
+	h.wsem <- struct{}{}
+	defer func() { <-h.wsem }()
+	tx, err := beginImmediate(ctx, h.db, nil)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if v >= schemaMarker {
+		return nil
+	}
+	if err := store.Bootstrap(ctx, tx, store.SQLite, h.org); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(schemaMarker)); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	return tx.Commit()
+}
+
+func (s *Store) admin(ctx context.Context, method, path string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(s.cfg.AdminURL, "/")+path, bytes.NewReader([]byte("{}")))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s.cfg.AdminToken != "" {
+		req.Header.Set("Authorization", "basic "+s.cfg.AdminToken)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, "", classify(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(body), nil
+}
+
+// Namespace returns org's sqld namespace: the first label of the host of
+// its URL (sqld's rule), e.g. "acme" for http://acme.db:8080.
+func (s *Store) Namespace(org string) (string, error) {
+	u, err := s.OrgURL(org)
+	if err != nil {
+		return "", err
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
+	ns, _, _ := strings.Cut(pu.Hostname(), ".")
+	if ns == "" {
+		return "", fmt.Errorf("no namespace in %q", u)
+	}
+	return ns, nil
+}
+
+// createNamespace creates org's sqld namespace unless it exists.
+func (s *Store) createNamespace(ctx context.Context, org string) error {
+	ns, err := s.Namespace(org)
+	if err != nil {
+		return err
+	}
+	code, body, err := s.admin(ctx, "POST", "/v1/namespaces/"+ns+"/create")
+	if err != nil {
+		return fmt.Errorf("create namespace: %w", err)
+	}
+	switch {
+	case code/100 == 2:
+		return nil
+	case strings.Contains(body, "already exists"):
+		return nil
+	case code >= 500:
+		return fmt.Errorf("create namespace: %w: %d %s", store.ErrUnavailable, code, body)
+	}
+	return fmt.Errorf("create namespace: %d %s", code, body)
+}
+
+// Exists reports whether org's database exists and is bootstrapped,
+// creating nothing.
+func (s *Store) Exists(ctx context.Context, org string) (bool, error) {
+	if !base.ValidOrg(org) {
+		return false, fmt.Errorf("exists: invalid org %q", org)
+	}
+	s.mu.Lock()
+	closed, open := s.closed, s.handles[org] != nil
+	s.mu.Unlock()
+	if closed {
+		return false, fmt.Errorf("exists %q: %w", org, store.ErrClosed)
+	}
+	if open {
+		return true, nil
+	}
+	if s.cfg.AdminURL != "" {
+		ns, err := s.Namespace(org)
+		if err != nil {
+			return false, fmt.Errorf("exists %q: %w", org, err)
+		}
+		code, body, err := s.admin(ctx, "GET", "/v1/namespaces/"+ns+"/config")
+		switch {
+		case err != nil:
+			return false, fmt.Errorf("exists %q: %w", org, err)
+		case code == http.StatusNotFound:
+			return false, nil
+		case code/100 != 2:
+			return false, fmt.Errorf("exists %q: %w: %d %s", org, store.ErrUnavailable, code, body)
+		}
+	}
+	c, err := s.connector(org)
+	if err != nil {
+		return false, fmt.Errorf("exists %q: %w", org, err)
+	}
+	d := sql.OpenDB(c)
+	defer d.Close()
+	var v int
+	if err := d.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		if strings.Contains(err.Error(), "doesn't exist") || strings.Contains(err.Error(), "404") {
+			return false, nil
+		}
+		return false, fmt.Errorf("exists %q: %w", org, classify(err))
+	}
+	return v >= schemaMarker, nil
+}
+
+func (s *Store) release(h *handle) {
+	s.mu.Lock()
+	h.refs--
+	if h.refs > 0 {
+		s.mu.Unlock()
+		return
+	}
+	var victims []*handle
+	if !s.closed && s.handles[h.org] == h {
+		h.lastUsed = time.Now()
+		h.elem = s.idle.PushFront(h)
+		for len(s.handles) > s.cfg.MaxOpen && s.idle.Len() > 0 {
+			victims = append(victims, s.evictLocked(s.idle.Back()))
+		}
+	}
+	s.mu.Unlock()
+	closeAll(victims)
+}
+
+func (s *Store) evictLocked(e *list.Element) *handle {
+	v := s.idle.Remove(e).(*handle)
+	v.elem = nil
+	delete(s.handles, v.org)
+	return v
+}
+
+func closeAll(hs []*handle) {
+	for _, h := range hs {
+		if h.db != nil {
+			h.db.Close()
+		}
+	}
+}
+
+func (s *Store) janitor() {
+	defer close(s.done)
+	if s.cfg.IdleTimeout < 0 {
+		<-s.stop
+		return
+	}
+	t := time.NewTicker(min(max(s.cfg.IdleTimeout/4, 10*time.Millisecond), time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			var victims []*handle
+			s.mu.Lock()
+			for e := s.idle.Back(); e != nil; e = s.idle.Back() {
+				if now.Sub(e.Value.(*handle).lastUsed) < s.cfg.IdleTimeout {
+					break
+				}
+				victims = append(victims, s.evictLocked(e))
+			}
+			s.mu.Unlock()
+			closeAll(victims)
+		}
+	}
+}
+
+// OpenHandles reports how many org handles are open (acquired or idle).
+func (s *Store) OpenHandles() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.handles)
+}
+
+// Close closes every handle. Acquire fails afterwards.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var all []*handle
+	for _, h := range s.handles {
+		all = append(all, h)
+	}
+	s.handles = map[string]*handle{}
+	s.idle.Init()
+	s.mu.Unlock()
+	close(s.stop)
+	<-s.done
+	for _, h := range all {
+		<-h.ready
+	}
+	closeAll(all)
+	return nil
+}
+
+// classify wraps errors of an unreachable server in store.ErrUnavailable.
+func classify(err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	var ne net.Error
+	msg := err.Error()
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset") ||
+		strings.Contains(msg, "502") || strings.Contains(msg, "503") {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
+}
