@@ -8,32 +8,17 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
 )
 
-// decode parses an HTTP event of the given kind.
-func decode(kind Kind, payload []byte) (*event, error) {
+// convert turns a decoded HTTP event of the given kind into an event.
+func convert(kind Kind, e *rawEvent) (*event, error) {
 	switch kind {
 	case KindHTTPAPI, KindFunctionURL:
-		// A Function URL event is a subset of an HTTP API 2.0 event.
-		var e events.APIGatewayV2HTTPRequest
-		if err := json.Unmarshal(payload, &e); err != nil {
-			return nil, err
-		}
-		return fromV2(kind, &e)
+		return fromV2(kind, e)
 	case KindREST:
-		var e events.APIGatewayProxyRequest
-		if err := json.Unmarshal(payload, &e); err != nil {
-			return nil, err
-		}
-		return fromREST(&e)
+		return fromREST(e)
 	case KindALB:
-		var e events.ALBTargetGroupRequest
-		if err := json.Unmarshal(payload, &e); err != nil {
-			return nil, err
-		}
-		return fromALB(&e)
+		return fromALB(e)
 	}
 	return nil, fmt.Errorf("%w: %s", ErrUnknownEvent, kind)
 }
@@ -49,11 +34,11 @@ func body(s string, b64 bool) ([]byte, error) {
 	return b, nil
 }
 
-// fromV2 reads a payload 2.0 event: the raw path and query as received,
-// headers whose repeated values the gateway has already joined with
-// commas, and cookies apart.
-func fromV2(kind Kind, e *events.APIGatewayV2HTTPRequest) (*event, error) {
-	b, err := body(e.Body, e.IsBase64Encoded)
+// fromV2 reads a payload 2.0 event (HTTP API, Function URL): the raw path
+// and query as received, headers whose repeated values the gateway has
+// already joined with commas, and cookies apart.
+func fromV2(kind Kind, e *rawEvent) (*event, error) {
+	b, err := body(e.Body, e.Base64)
 	if err != nil {
 		return nil, err
 	}
@@ -68,34 +53,34 @@ func fromV2(kind Kind, e *events.APIGatewayV2HTTPRequest) (*event, error) {
 	if host == "" {
 		host = e.RequestContext.DomainName
 	}
-	method := e.RequestContext.HTTP.Method
+	rc := e.RequestContext.HTTP
 	path := e.RawPath
 	if path == "" {
-		path = e.RequestContext.HTTP.Path
+		path = rc.Path
 	}
 	return &event{
-		kind: kind, method: method, path: path, rawPath: true, query: e.RawQueryString,
-		header: h, host: host, body: b, sourceIP: e.RequestContext.HTTP.SourceIP,
-		proto: e.RequestContext.HTTP.Protocol, requestID: e.RequestContext.RequestID,
+		kind: kind, method: rc.Method, path: path, rawPath: true, query: e.RawQuery,
+		header: h, host: host, body: b, sourceIP: rc.SourceIP,
+		proto: rc.Protocol, requestID: e.RequestContext.RequestID,
 	}, nil
 }
 
 // fromREST reads a payload 1.0 event (REST API, or HTTP API set to 1.0):
 // a decoded path, decoded query values, and multi-value maps that keep
 // repeats apart.
-func fromREST(e *events.APIGatewayProxyRequest) (*event, error) {
-	b, err := body(e.Body, e.IsBase64Encoded)
+func fromREST(e *rawEvent) (*event, error) {
+	b, err := body(e.Body, e.Base64)
 	if err != nil {
 		return nil, err
 	}
-	h := headers(e.MultiValueHeaders, e.Headers)
+	h := headers(e.MultiH, e.Headers)
 	q := make(url.Values)
-	if len(e.MultiValueQueryStringParameters) > 0 {
-		for k, vs := range e.MultiValueQueryStringParameters {
+	if len(e.MultiQ) > 0 {
+		for k, vs := range e.MultiQ {
 			q[k] = append([]string(nil), vs...)
 		}
 	} else {
-		for k, v := range e.QueryStringParameters {
+		for k, v := range e.Query {
 			q.Set(k, v)
 		}
 	}
@@ -103,33 +88,32 @@ func fromREST(e *events.APIGatewayProxyRequest) (*event, error) {
 	if host == "" {
 		host = e.RequestContext.DomainName
 	}
-	ip := e.RequestContext.Identity.SourceIP
 	return &event{
 		kind: KindREST, method: e.HTTPMethod, path: e.Path, query: q.Encode(),
-		header: h, host: host, body: b, sourceIP: ip, proto: e.RequestContext.Protocol,
-		requestID: e.RequestContext.RequestID, multiValue: true,
+		header: h, host: host, body: b, sourceIP: e.RequestContext.Identity.SourceIP,
+		proto: e.RequestContext.Protocol, requestID: e.RequestContext.RequestID, multiValue: true,
 	}, nil
 }
 
 // fromALB reads an ALB event. The ALB passes path and query as received
 // (percent-encoded, not decoded); the client's address is the last entry
 // of X-Forwarded-For, which the ALB appends.
-func fromALB(e *events.ALBTargetGroupRequest) (*event, error) {
-	b, err := body(e.Body, e.IsBase64Encoded)
+func fromALB(e *rawEvent) (*event, error) {
+	b, err := body(e.Body, e.Base64)
 	if err != nil {
 		return nil, err
 	}
-	h := headers(e.MultiValueHeaders, e.Headers)
+	h := headers(e.MultiH, e.Headers)
 	var parts []string
-	if len(e.MultiValueQueryStringParameters) > 0 {
-		for _, k := range sortedKeys(e.MultiValueQueryStringParameters) {
-			for _, v := range e.MultiValueQueryStringParameters[k] {
+	if len(e.MultiQ) > 0 {
+		for _, k := range sortedKeys(e.MultiQ) {
+			for _, v := range e.MultiQ[k] {
 				parts = append(parts, pair(k, v))
 			}
 		}
 	} else {
-		for _, k := range sortedKeys(e.QueryStringParameters) {
-			parts = append(parts, pair(k, e.QueryStringParameters[k]))
+		for _, k := range sortedKeys(e.Query) {
+			parts = append(parts, pair(k, e.Query[k]))
 		}
 	}
 	var ip string
@@ -140,7 +124,7 @@ func fromALB(e *events.ALBTargetGroupRequest) (*event, error) {
 	return &event{
 		kind: KindALB, method: e.HTTPMethod, path: e.Path, rawPath: true, query: strings.Join(parts, "&"),
 		header: h, host: h.Get("Host"), body: b, sourceIP: ip, proto: "HTTP/1.1",
-		requestID: h.Get("X-Amzn-Trace-Id"), multiValue: len(e.MultiValueHeaders) > 0,
+		requestID: h.Get("X-Amzn-Trace-Id"), multiValue: len(e.MultiH) > 0,
 	}, nil
 }
 

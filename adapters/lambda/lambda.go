@@ -136,33 +136,56 @@ func New(cfg Config) (*Adapter, error) {
 	return &Adapter{h: cfg.Handler, log: cfg.Logger, sched: cfg.Scheduler, maxRequest: cfg.MaxRequestBody, maxResponse: cfg.MaxResponse}, nil
 }
 
-// probe holds the fields that tell the event kinds apart.
-type probe struct {
-	Version        string `json:"version"`
-	HTTPMethod     string `json:"httpMethod"`
-	Source         string `json:"source"`
-	DetailType     string `json:"detail-type"`
+// rawEvent is the union of the trigger event shapes: one decoding tells
+// the kind and yields every field the conversion needs.
+type rawEvent struct {
+	Version    string              `json:"version"`
+	HTTPMethod string              `json:"httpMethod"` // payload 1.0, ALB
+	Path       string              `json:"path"`       // payload 1.0, ALB
+	RawPath    string              `json:"rawPath"`    // payload 2.0
+	RawQuery   string              `json:"rawQueryString"`
+	Cookies    []string            `json:"cookies"`
+	Headers    map[string]string   `json:"headers"`
+	MultiH     map[string][]string `json:"multiValueHeaders"`
+	Query      map[string]string   `json:"queryStringParameters"`
+	MultiQ     map[string][]string `json:"multiValueQueryStringParameters"`
+	Body       string              `json:"body"`
+	Base64     bool                `json:"isBase64Encoded"`
+
+	Source     string `json:"source"`      // EventBridge
+	DetailType string `json:"detail-type"` // EventBridge
+
 	RequestContext struct {
 		ELB        json.RawMessage `json:"elb"`
-		HTTP       json.RawMessage `json:"http"`
 		DomainName string          `json:"domainName"`
+		RequestID  string          `json:"requestId"`
+		Protocol   string          `json:"protocol"` // payload 1.0
+		HTTP       *struct {
+			Method   string `json:"method"`
+			Path     string `json:"path"`
+			Protocol string `json:"protocol"`
+			SourceIP string `json:"sourceIp"`
+		} `json:"http"` // payload 2.0
+		Identity struct {
+			SourceIP string `json:"sourceIp"`
+		} `json:"identity"` // payload 1.0
 	} `json:"requestContext"`
 }
 
 // Detect tells which trigger payload comes from.
 func Detect(payload []byte) (Kind, error) {
-	var p probe
+	var p rawEvent
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrUnknownEvent, err)
 	}
 	return p.kind()
 }
 
-func (p *probe) kind() (Kind, error) {
+func (p *rawEvent) kind() (Kind, error) {
 	switch {
 	case len(p.RequestContext.ELB) > 0:
 		return KindALB, nil
-	case p.Version == "2.0" && len(p.RequestContext.HTTP) > 0:
+	case p.Version == "2.0" && p.RequestContext.HTTP != nil:
 		if strings.Contains(p.RequestContext.DomainName, ".lambda-url.") {
 			return KindFunctionURL, nil
 		}
@@ -180,7 +203,7 @@ func (p *probe) kind() (Kind, error) {
 // a failed scheduled job; a handler error is an HTTP response like any
 // other.
 func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	var p probe
+	var p rawEvent
 	if err := json.Unmarshal(payload, &p); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnknownEvent, err)
 	}
@@ -191,7 +214,7 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if kind == KindScheduled {
 		return a.scheduled(ctx, payload)
 	}
-	ev, err := decode(kind, payload)
+	ev, err := convert(kind, &p)
 	if err != nil {
 		return nil, fmt.Errorf("lambda adapter: decode %s event: %w", kind, err)
 	}

@@ -384,23 +384,37 @@ func TestRealHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ev map[string]any
-			if err := json.Unmarshal(readEvent(t, tt.event), &ev); err != nil {
-				t.Fatal(err)
-			}
-			if _, ok := ev["rawPath"]; ok {
-				ev["rawPath"], ev["rawQueryString"] = tt.path, ""
-			} else {
-				ev["path"] = tt.path
-				delete(ev, "multiValueQueryStringParameters")
-				delete(ev, "queryStringParameters")
-			}
-			payload, _ := json.Marshal(ev)
-			out := invoke(t, a, payload)
+			out := invoke(t, a, withPath(t, readEvent(t, tt.event), tt.path))
 			if r := decodeResponse(t, out); r.StatusCode != tt.status {
 				t.Errorf("status %d, want %d: %s", r.StatusCode, tt.status, out)
 			}
 			golden(t, "real-"+tt.name+".json", out)
 		})
 	}
+}
+
+// withPath returns the recorded event retargeted at path, without a query.
+func withPath(tb testing.TB, payload []byte, path string) []byte {
+	tb.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		tb.Fatal(err)
+	}
+	if _, ok := ev["rawPath"]; ok {
+		ev["rawPath"], ev["rawQueryString"] = path, ""
+	} else {
+		ev["path"] = path
+		delete(ev, "multiValueQueryStringParameters")
+		delete(ev, "queryStringParameters")
+	}
+	out, err := json.Marshal(ev)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+func healthEvent(tb testing.TB, name string) []byte {
+	tb.Helper()
+	return withPath(tb, readEvent(tb, name), "/v1/health")
 }
