@@ -368,11 +368,15 @@ func (r *rows) Close() error {
 	return classify(err)
 }
 
-// rebind turns the n "?" placeholders of query into $1..$n, leaving
-// string literals, quoted identifiers, dollar-quoted strings and comments
-// alone. Queries without arguments are returned unchanged.
+// rebind turns the n "?" placeholders of query into $1..$n and SQLite's
+// `a IS b` / `a IS NOT b` (b not NULL, TRUE, FALSE, ...) into
+// IS [NOT] DISTINCT FROM, leaving string literals, quoted identifiers,
+// dollar-quoted strings and comments alone.
 func rebind(query string, n int) string {
-	if n == 0 || !strings.Contains(query, "?") {
+	// COMMENT ON ... IS 'text' is the one statement whose IS takes a
+	// value.
+	rewriteIs := containsFold(query, "is") && !hasPrefixFold(strings.TrimSpace(query), "COMMENT")
+	if (n == 0 || !strings.Contains(query, "?")) && !rewriteIs {
 		return query
 	}
 	var b strings.Builder
@@ -412,7 +416,19 @@ func rebind(query string, n int) string {
 				continue
 			}
 			b.WriteByte(ch)
-		case ch == '?':
+		case rewriteIs && (ch == 'I' || ch == 'i') && (i == 0 || !isIdentChar(query[i-1])):
+			if repl, end, ok := rewriteIS(query, i); ok {
+				b.WriteString(repl)
+				i = end - 1
+				continue
+			}
+			j := i
+			for j < len(query) && isIdentChar(query[j]) {
+				j++
+			}
+			b.WriteString(query[i:j])
+			i = j - 1
+		case ch == '?' && n > 0:
 			arg++
 			b.WriteByte('$')
 			b.WriteString(strconv.Itoa(arg))
@@ -421,6 +437,53 @@ func rebind(query string, n int) string {
 		}
 	}
 	return b.String()
+}
+
+// isOperands are the words after IS (or IS NOT) that PostgreSQL's IS
+// already means.
+var isOperands = map[string]bool{"NULL": true, "TRUE": true, "FALSE": true, "UNKNOWN": true,
+	"DISTINCT": true, "OF": true, "NORMALIZED": true, "JSON": true, "DOCUMENT": true,
+	"NFC": true, "NFD": true, "NFKC": true, "NFKD": true}
+
+// rewriteIS rewrites the IS at i when it compares two values: it returns
+// the replacement and the index just past the replaced words.
+func rewriteIS(s string, i int) (string, int, bool) {
+	if i+2 > len(s) || !strings.EqualFold(s[i:i+2], "IS") || i+2 < len(s) && isIdentChar(s[i+2]) {
+		return "", 0, false
+	}
+	word := func(j int) (string, int, int) { // next word after spaces: text, start, end
+		for j < len(s) && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r') {
+			j++
+		}
+		k := j
+		for k < len(s) && (s[k] == '_' || s[k] >= 'a' && s[k] <= 'z' || s[k] >= 'A' && s[k] <= 'Z') {
+			k++
+		}
+		if k < len(s) && isIdentChar(s[k]) { // an identifier with digits: not a keyword
+			return "", j, j
+		}
+		return strings.ToUpper(s[j:k]), j, k
+	}
+	w1, _, end1 := word(i + 2)
+	switch {
+	case isOperands[w1]:
+		return "", 0, false
+	case w1 == "NOT":
+		w2, _, _ := word(end1)
+		if isOperands[w2] {
+			return "", 0, false
+		}
+		return "IS DISTINCT FROM", end1, true
+	}
+	return "IS NOT DISTINCT FROM", i + 2, true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), sub)
 }
 
 // skipQuoted returns the index just past the quoted run starting at i.

@@ -299,24 +299,19 @@ func (s *Store) bootstrap(ctx context.Context, h *handle) error {
 	for _, stmt := range []string{
 		"CREATE SCHEMA IF NOT EXISTS " + q,
 		"SET LOCAL search_path TO " + q,
-		// base_json parses text as JSON, NULL when it is none (the
-		// conversions of ConvertExpr and the filter dialect use it).
-		`CREATE OR REPLACE FUNCTION base_json(t text) RETURNS json LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
-BEGIN
-  RETURN t::json;
-EXCEPTION WHEN others THEN
-  RETURN NULL;
-END $$`,
 	} {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("bootstrap: %s: %w", firstLine(stmt), err)
 		}
 	}
-	// COLLATE NOCASE in index definitions (PocketBase's usual unique
-	// email/username indexes) resolves to this collation: case-insensitive
+	// Helper functions and operators of ConvertExpr and rules.Postgres,
+	// and the collation COLLATE NOCASE in index definitions (PocketBase's
+	// usual unique email/username indexes) resolves to: case-insensitive
 	// with ICU (Unicode-wide, where SQLite's NOCASE folds ASCII only).
-	if err := createNocase(ctx, tx); err != nil {
-		return fmt.Errorf("bootstrap: %w", err)
+	// One round trip: statements without arguments go as one simple query.
+	ddl := append(supportDDL(), `CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
+	if _, err := tx.ExecContext(ctx, strings.Join(ddl, ";\n")); err != nil {
+		return fmt.Errorf("bootstrap: support functions: %w", err)
 	}
 	if err := store.Bootstrap(ctx, &sqlTx{tx: tx}, Dialect, h.org); err != nil {
 		return err
@@ -328,18 +323,6 @@ END $$`,
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	return nil
-}
-
-func createNocase(ctx context.Context, tx *sql.Tx) error {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_collation WHERE collname = 'nocase' AND collnamespace = current_schema()::regnamespace`).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	_, err := tx.ExecContext(ctx, `CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
-	return err
 }
 
 func firstLine(s string) string {
