@@ -25,7 +25,11 @@ func (d *db) Dialect() store.Dialect { return store.SQLite }
 
 // QueryContext reads through the org's read pool.
 func (d *db) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := d.h.r.QueryContext(ctx, query, args...)
+	st, err := d.h.rst.get(ctx, query)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -34,7 +38,12 @@ func (d *db) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 
 // QueryRowContext reads one row through the org's read pool.
 func (d *db) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return d.h.r.QueryRowContext(ctx, query, args...)
+	st, err := d.h.rst.get(ctx, query)
+	if err != nil {
+		// Unpreparable: let database/sql report the same error in the Row.
+		return d.h.r.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // ExecContext runs one statement in its own write transaction (BEGIN

@@ -88,6 +88,10 @@ var _ store.Store = (*Store)(nil)
 type handle struct {
 	org  string
 	w, r *sql.DB
+	// Prepared statements of the read pool. (The writer has one
+	// connection, held by the open transaction while its statements run,
+	// so statements cannot be prepared on the pool from inside it.)
+	rst  *stmtCache
 	wsem chan struct{} // in-process writer lock
 
 	// Guarded by Store.mu.
@@ -268,9 +272,12 @@ func (s *Store) open(ctx context.Context, h *handle, path string) error {
 		return fmt.Errorf("open org %q: %w", h.org, err)
 	}
 	r.SetMaxOpenConns(s.cfg.Readers)
-	r.SetMaxIdleConns(2)
+	// Readers stay pooled while in use (their prepared statements with
+	// them) and close after a minute idle.
+	r.SetMaxIdleConns(s.cfg.Readers)
 	r.SetConnMaxIdleTime(time.Minute)
 	h.w, h.r = w, r
+	h.rst = newStmtCache(r)
 
 	var v int
 	if err := r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
@@ -439,6 +446,9 @@ func (s *Store) Close() error {
 
 func (h *handle) close() error {
 	var errs []error
+	if h.rst != nil {
+		h.rst.close()
+	}
 	if h.r != nil {
 		errs = append(errs, h.r.Close())
 	}
