@@ -152,11 +152,17 @@ func (h *Hub) env(ctx context.Context, st *orgState) (*deliveryEnv, error) {
 		st.schema = schema
 		st.mu.Unlock()
 	}
-	if db.Dialect().Name() != "sqlite" {
+	var rd rules.Dialect
+	switch db.Dialect().Name() {
+	case "sqlite":
+		rd = rules.SQLite
+	case "postgres":
+		rd = rules.Postgres
+	default:
 		db.Release()
 		return nil, fmt.Errorf("no rules dialect for store dialect %q", db.Dialect().Name())
 	}
-	svc := records.NewService(schema, db.Dialect(), rules.SQLite, h.cfg.Now)
+	svc := records.NewService(schema, db.Dialect(), rd, h.cfg.Now)
 	return &deliveryEnv{db: db, svc: svc, eval: &rules.Evaluator{Schema: schema, Now: h.cfg.Now}}, nil
 }
 
