@@ -236,6 +236,9 @@ func (h *Handler) prepareCollection(ctx context.Context, e *env, c, old *base.Co
 		errs = map[string]any{}
 	}
 	h.validateRules(e, c, others, old, errs)
+	if !c.IsView() {
+		validateIndexColumns(c, errs)
+	}
 	if len(errs) > 0 {
 		return base.BadRequest(failMsg, errs)
 	}
@@ -300,10 +303,15 @@ func (h *Handler) storeCollection(ctx context.Context, tx store.Tx, e *env, c, o
 	if isUnavailable(err) {
 		return storeError(err)
 	}
-	if d.IsUniqueViolation(err) {
-		return base.BadRequest(failMsg, map[string]any{
-			"indexes": base.NewFieldError("validation_invalid_index", "Existing records violate a unique index.", nil),
-		}).Wrap(err)
+	var ie *store.IndexError
+	if errors.As(err, &ie) {
+		msg := "Invalid index expression."
+		if d.IsUniqueViolation(err) {
+			msg = "Existing records violate the unique index."
+		}
+		return base.BadRequest(failMsg, map[string]any{"indexes": map[string]any{
+			fmt.Sprint(ie.Index): base.NewFieldError("validation_invalid_index_expression", msg, nil),
+		}}).Wrap(err)
 	}
 	return base.BadRequest(failMsg, map[string]any{}).Wrap(err)
 }
@@ -529,4 +537,29 @@ func (h *Handler) dryRunView(w http.ResponseWriter, r *http.Request, e *env) err
 	}
 	writeJSON(w, r, http.StatusOK, rows)
 	return nil
+}
+
+// validateIndexColumns reports indexes that name a column c does not have
+// (typically after a field rename or removal), keyed by index position, as
+// PocketBase does, before any DDL runs.
+func validateIndexColumns(c *base.Collection, errs map[string]any) {
+	bad := map[string]any{}
+	for i, def := range c.Indexes {
+		ix, err := store.ParseIndex(def)
+		if err != nil {
+			bad[fmt.Sprint(i)] = base.NewFieldError("validation_invalid_index_expression", "Invalid index expression.", nil)
+			continue
+		}
+		for _, col := range ix.Columns {
+			if !col.Expr && c.Field(col.Name) == nil {
+				bad[fmt.Sprint(i)] = base.NewFieldError("validation_invalid_index_expression", "Unknown column "+col.Name+".", nil)
+				break
+			}
+		}
+	}
+	if len(bad) > 0 {
+		if _, taken := errs["indexes"]; !taken {
+			errs["indexes"] = bad
+		}
+	}
 }

@@ -290,9 +290,9 @@ func CreateCollection(ctx context.Context, tx Tx, d Dialect, c *base.Collection)
 		if err != nil {
 			return fmt.Errorf("create collection %q: %w", c.Name, err)
 		}
-		for _, ix := range idx {
+		for i, ix := range idx {
 			if _, err := tx.ExecContext(ctx, ix.SQL(d, c.Name)); err != nil {
-				return fmt.Errorf("create collection %q: index %q: %w", c.Name, ix.Name, err)
+				return fmt.Errorf("create collection %q: %w", c.Name, &IndexError{Index: i, Name: ix.Name, Err: err})
 			}
 		}
 	}
@@ -310,6 +310,20 @@ func CreateCollection(ctx context.Context, tx Tx, d Dialect, c *base.Collection)
 	}
 	return bumpSchemaVersion(ctx, tx)
 }
+
+// IndexError reports that the index at position Index of a collection's
+// Indexes could not be created (e.g. a unique index over duplicate values).
+type IndexError struct {
+	Index int
+	Name  string
+	Err   error
+}
+
+func (e *IndexError) Error() string {
+	return fmt.Sprintf("index %d (%q): %v", e.Index, e.Name, e.Err)
+}
+
+func (e *IndexError) Unwrap() error { return e.Err }
 
 func parseIndexes(defs []string) ([]Index, error) {
 	out := make([]Index, 0, len(defs))
@@ -577,12 +591,12 @@ func migrateTable(ctx context.Context, tx Tx, d SchemaDialect, old, c *base.Coll
 			return err
 		}
 	}
-	for _, ix := range newIdx {
+	for i, ix := range newIdx {
 		if kept[ix.key(d)] {
 			continue
 		}
 		if err := exec(ix.SQL(d, table)); err != nil {
-			return err
+			return &IndexError{Index: i, Name: ix.Name, Err: err}
 		}
 	}
 	return nil
