@@ -108,13 +108,22 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
 	h.routes()
-	h.root = chain(h.mux,
-		recoverer(h.log),
-		accessLog(h.log),
-		securityHeaders,
-		cors(cfg.CORSOrigins),
-	)
+	h.root = Middleware(cfg)(h.mux)
 	return h, nil
+}
+
+// Middleware returns the chain every API response goes through (panic
+// recovery, one access-log line, security headers, CORS), for mounting
+// other routes of the same deployment — the realtime hub — beside the
+// handler with identical behaviour.
+func Middleware(cfg Config) func(http.Handler) http.Handler {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return func(next http.Handler) http.Handler {
+		return chain(next, recoverer(log), accessLog(log), securityHeaders, cors(cfg.CORSOrigins))
+	}
 }
 
 // ServeHTTP implements http.Handler.

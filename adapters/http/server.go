@@ -26,6 +26,11 @@ type Config struct {
 	// H2C enables cleartext HTTP/2 alongside HTTP/1.1.
 	H2C bool
 
+	// OnShutdown runs when graceful shutdown starts, before waiting for
+	// in-flight requests: long-lived streams (SSE, WebSocket) close there,
+	// or shutdown would wait for them until ShutdownTimeout.
+	OnShutdown func()
+
 	ReadHeaderTimeout time.Duration // default 10s
 	IdleTimeout       time.Duration // default 120s
 	ShutdownTimeout   time.Duration // default 10s
@@ -67,6 +72,9 @@ func Serve(ctx context.Context, cfg Config, ready func(net.Addr)) error {
 		p.SetHTTP2(true)
 		p.SetUnencryptedHTTP2(true)
 		srv.Protocols = p
+	}
+	if cfg.OnShutdown != nil {
+		srv.RegisterOnShutdown(cfg.OnShutdown)
 	}
 	useTLS := cfg.TLSCertFile != "" && cfg.TLSKeyFile != ""
 	if useTLS {

@@ -14,6 +14,9 @@ import (
 	"github.com/hanzoai/base/auth"
 	"github.com/hanzoai/base/handler"
 	"github.com/hanzoai/base/iam"
+	"github.com/hanzoai/base/realtime-hub/bus"
+	"github.com/hanzoai/base/realtime-hub/bus/redisbus"
+	"github.com/hanzoai/base/realtime-hub/hub"
 	"github.com/hanzoai/base/store"
 )
 
@@ -101,9 +104,6 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.store = st
-	if cfg.RedisURL != "" {
-		return fmt.Errorf("BASE_REDIS_URL is set, but the realtime hub is not built yet")
-	}
 
 	hcfg := handler.Config{
 		Store:      m.store,
@@ -139,19 +139,56 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 		hcfg.IAMClientID = cfg.IAMClientID
 	}
+	// Realtime: the embedded hub receives committed events through the
+	// in-process bus, or through Redis when BASE_REDIS_URL is set (several
+	// base serve processes then see each other's writes).
+	var evbus interface {
+		bus.Bus
+		Close() error
+	}
+	if cfg.RedisURL != "" {
+		rb, err := redisbus.New(redisbus.Config{URL: cfg.RedisURL, Logger: m.Logger})
+		if err != nil {
+			return fmt.Errorf("realtime bus: %w", err)
+		}
+		evbus = rb
+	} else {
+		evbus = bus.NewMemory(bus.MemoryConfig{})
+	}
+	defer evbus.Close()
+	hcfg.Publisher = evbus
 	api, err := handler.New(hcfg)
 	if err != nil {
 		return err
 	}
-	root := api
+	rt, err := hub.New(hub.Config{
+		Store: m.store, Bus: evbus, Verifier: hcfg.Verifier, Logger: m.Logger,
+		Prefix: cfg.Prefix, DefaultOrg: cfg.DefaultOrg, OrgDomains: cfg.OrgDomains,
+	})
+	if err != nil {
+		return fmt.Errorf("realtime hub: %w", err)
+	}
+	defer rt.Close()
+	mux := http.NewServeMux()
+	realtime := handler.Middleware(hcfg)(rt.Handler())
+	prefixes := []string{"/" + strings.Trim(cfg.Prefix, "/")}
+	if prefixes[0] != "/api" {
+		prefixes = append(prefixes, "/api")
+	}
+	for _, p := range prefixes {
+		mux.Handle(p+"/realtime", realtime)
+		mux.Handle(p+"/realtime/ws", realtime)
+	}
 	if issuerHandler != nil {
-		mux := http.NewServeMux()
 		mux.Handle("/.well-known/", issuerHandler)
 		mux.Handle("/v1/iam/", issuerHandler)
-		mux.Handle("/", api)
-		root = mux
 	}
-	return httpadapter.Serve(ctx, httpadapter.Config{Addr: cfg.HTTP, Handler: root, Logger: m.Logger}, func(a net.Addr) {
+	mux.Handle("/", api)
+	root := http.Handler(mux)
+	return httpadapter.Serve(ctx, httpadapter.Config{
+		Addr: cfg.HTTP, Handler: root, Logger: m.Logger,
+		OnShutdown: func() { rt.Close() },
+	}, func(a net.Addr) {
 		m.Logger.Info("base serving", "addr", a.String(), "dir", cfg.Dir, "store", cfg.Store)
 	})
 }
