@@ -314,7 +314,7 @@ func (s *Server) writeOAuthError(w http.ResponseWriter, r *http.Request, err err
 		s.log.Error("iam: internal error", "path", r.URL.Path, "err", err)
 		oe = oerr(http.StatusInternalServerError, "server_error", "Something went wrong while processing your request.")
 	}
-	if oe.Status == http.StatusUnauthorized && oe.Code == "invalid_client" {
+	if _, _, basic := r.BasicAuth(); basic && oe.Status == http.StatusUnauthorized && oe.Code == "invalid_client" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="iam"`)
 	}
 	writeJSON(w, oe.Status, map[string]any{"error": oe.Code, "error_description": oe.Description})
