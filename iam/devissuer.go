@@ -1,10 +1,23 @@
-// Package iam is Base's OpenID Connect provider.
+// Package iam is Base's OpenID Connect provider (spec/iam.md).
 //
-// For now it holds the minimal embedded development issuer ([DevIssuer]):
-// one RSA-2048 signing key and an issuer URL kept under a data directory,
-// a [DevIssuer.Mint] that signs access tokens the pocketbase JS SDK can
-// decode, and an HTTP handler serving OIDC discovery and the JWKS. The full
-// IAM of spec/iam.md grows in this package tree later.
+// [New] opens the IAM over a store.Store: organizations, applications and
+// users (argon2id passwords), signing keys with rotation, SSO sessions,
+// authorization codes, refresh-token families, device codes, login
+// throttling counters and the audit log all live in "iam_*" tables of one
+// store database (DefaultSystemOrg, "iam-system"), so SQLite, PostgreSQL
+// and libSQL all work and every instance sharing the store sees the same
+// state. [Server.Handler] serves discovery, JWKS, authorize (branded login
+// page), token (authorization_code with PKCE S256, refresh_token with
+// rotation and reuse detection, client_credentials, password, device_code),
+// userinfo, introspection, revocation, logout, the device page, the login
+// and password JSON APIs and a small admin API.
+//
+// [DevIssuer] is the minimal embedded development issuer behind
+// `base token`: one RSA-2048 key and an issuer URL kept under a data
+// directory, a [DevIssuer.Mint] that signs access tokens the pocketbase JS
+// SDK can decode, and a handler serving discovery and the JWKS. Given as
+// Config.DevIssuer, its key becomes the IAM's first signing key, so tokens
+// minted by `base token` and by the IAM verify against the same JWKS.
 package iam
 
 import (
