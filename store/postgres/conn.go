@@ -375,8 +375,10 @@ func (r *rows) Close() error {
 func rebind(query string, n int) string {
 	// COMMENT ON ... IS 'text' is the one statement whose IS takes a
 	// value.
-	rewriteIs := containsFold(query, "is") && !hasPrefixFold(strings.TrimSpace(query), "COMMENT")
-	if (n == 0 || !strings.Contains(query, "?")) && !rewriteIs {
+	lower := strings.ToLower(query)
+	rewrite := (strings.Contains(lower, "is") || strings.Contains(lower, "asc") || strings.Contains(lower, "desc")) &&
+		!hasPrefixFold(strings.TrimSpace(query), "COMMENT")
+	if (n == 0 || !strings.Contains(query, "?")) && !rewrite {
 		return query
 	}
 	var b strings.Builder
@@ -416,17 +418,33 @@ func rebind(query string, n int) string {
 				continue
 			}
 			b.WriteByte(ch)
-		case rewriteIs && (ch == 'I' || ch == 'i') && (i == 0 || !isIdentChar(query[i-1])):
-			if repl, end, ok := rewriteIS(query, i); ok {
-				b.WriteString(repl)
-				i = end - 1
-				continue
-			}
+		case rewrite && isIdentStart(ch) && (i == 0 || !isIdentChar(query[i-1])):
 			j := i
 			for j < len(query) && isIdentChar(query[j]) {
 				j++
 			}
-			b.WriteString(query[i:j])
+			w := query[i:j]
+			switch {
+			case strings.EqualFold(w, "IS"):
+				if repl, end, ok := rewriteIS(query, i); ok {
+					b.WriteString(repl)
+					i = end - 1
+					continue
+				}
+			case strings.EqualFold(w, "ASC") || strings.EqualFold(w, "DESC"):
+				// SQLite sorts NULL first ascending and last descending.
+				if next, _, _ := nextWord(query, j); next != "NULLS" {
+					b.WriteString(w)
+					if len(w) == 3 {
+						b.WriteString(" NULLS FIRST")
+					} else {
+						b.WriteString(" NULLS LAST")
+					}
+					i = j - 1
+					continue
+				}
+			}
+			b.WriteString(w)
 			i = j - 1
 		case ch == '?' && n > 0:
 			arg++
@@ -451,19 +469,7 @@ func rewriteIS(s string, i int) (string, int, bool) {
 	if i+2 > len(s) || !strings.EqualFold(s[i:i+2], "IS") || i+2 < len(s) && isIdentChar(s[i+2]) {
 		return "", 0, false
 	}
-	word := func(j int) (string, int, int) { // next word after spaces: text, start, end
-		for j < len(s) && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r') {
-			j++
-		}
-		k := j
-		for k < len(s) && (s[k] == '_' || s[k] >= 'a' && s[k] <= 'z' || s[k] >= 'A' && s[k] <= 'Z') {
-			k++
-		}
-		if k < len(s) && isIdentChar(s[k]) { // an identifier with digits: not a keyword
-			return "", j, j
-		}
-		return strings.ToUpper(s[j:k]), j, k
-	}
+	word := func(j int) (string, int, int) { return nextWord(s, j) }
 	w1, _, end1 := word(i + 2)
 	switch {
 	case isOperands[w1]:
@@ -478,12 +484,28 @@ func rewriteIS(s string, i int) (string, int, bool) {
 	return "IS NOT DISTINCT FROM", i + 2, true
 }
 
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+// nextWord returns the upper-cased keyword after spaces from j, with its
+// start and end ("" when the next token is no plain word).
+func nextWord(s string, j int) (string, int, int) {
+	for j < len(s) && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r') {
+		j++
+	}
+	k := j
+	for k < len(s) && (s[k] == '_' || s[k] >= 'a' && s[k] <= 'z' || s[k] >= 'A' && s[k] <= 'Z') {
+		k++
+	}
+	if k < len(s) && isIdentChar(s[k]) { // an identifier with digits: not a keyword
+		return "", j, j
+	}
+	return strings.ToUpper(s[j:k]), j, k
 }
 
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), sub)
+func isIdentStart(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // skipQuoted returns the index just past the quoted run starting at i.

@@ -15,6 +15,7 @@ func TestRebind(t *testing.T) {
 		{`'' IS NOT "t"."title" AND ("a" is true) AND this IS x1`, `'' IS DISTINCT FROM "t"."title" AND ("a" is true) AND this IS NOT DISTINCT FROM x1`},
 		{`COMMENT ON SCHEMA "s" IS 'base:1'`, `COMMENT ON SCHEMA "s" IS 'base:1'`},
 		{`SELECT "IS" FROM island`, `SELECT "IS" FROM island`},
+		{`ORDER BY a ASC, b DESC, c DESC NULLS FIRST, ascii(d) asc`, `ORDER BY a ASC NULLS FIRST, b DESC NULLS LAST, c DESC NULLS FIRST, ascii(d) asc NULLS FIRST`},
 	}
 	for _, tt := range tests {
 		if got := rebind(tt.in, 3); got != tt.want {

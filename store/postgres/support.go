@@ -117,6 +117,19 @@ END $$`,
 		`CREATE OPERATOR = (LEFTARG = boolean, RIGHTARG = text, FUNCTION = base_bt_eq)`,
 		`CREATE OPERATOR <> (LEFTARG = text, RIGHTARG = boolean, FUNCTION = base_tb_ne)`,
 		`CREATE OPERATOR <> (LEFTARG = boolean, RIGHTARG = text, FUNCTION = base_bt_ne)`,
+		// json has no equality; SQLite compares JSON columns as their text.
+		`CREATE OR REPLACE FUNCTION base_jt_eq(a json, b text) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CAST(a AS text) = b $$`,
+		`CREATE OR REPLACE FUNCTION base_tj_eq(a text, b json) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT a = CAST(b AS text) $$`,
+		`CREATE OR REPLACE FUNCTION base_jj_eq(a json, b json) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CAST(a AS text) = CAST(b AS text) $$`,
+		`CREATE OR REPLACE FUNCTION base_jt_ne(a json, b text) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CAST(a AS text) <> b $$`,
+		`CREATE OR REPLACE FUNCTION base_tj_ne(a text, b json) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT a <> CAST(b AS text) $$`,
+		`CREATE OR REPLACE FUNCTION base_jj_ne(a json, b json) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT CAST(a AS text) <> CAST(b AS text) $$`,
+		`CREATE OPERATOR = (LEFTARG = json, RIGHTARG = text, FUNCTION = base_jt_eq)`,
+		`CREATE OPERATOR = (LEFTARG = text, RIGHTARG = json, FUNCTION = base_tj_eq)`,
+		`CREATE OPERATOR = (LEFTARG = json, RIGHTARG = json, FUNCTION = base_jj_eq)`,
+		`CREATE OPERATOR <> (LEFTARG = json, RIGHTARG = text, FUNCTION = base_jt_ne)`,
+		`CREATE OPERATOR <> (LEFTARG = text, RIGHTARG = json, FUNCTION = base_tj_ne)`,
+		`CREATE OPERATOR <> (LEFTARG = json, RIGHTARG = json, FUNCTION = base_jj_ne)`,
 	)
 	return ddl
 }
