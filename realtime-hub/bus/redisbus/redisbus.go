@@ -70,9 +70,15 @@ type Bus struct {
 	calls    map[string]chan []byte
 	resync   bool
 
+	outMu     sync.Mutex
+	outbox    []deferred // events whose publish failed, oldest first
+	flushing  bool       // flush is publishing the outbox's head
+	outWake   chan struct{}
+	flushDone chan struct{}
+
 	// Counters, readable with Stats.
-	published, publishFailed, delivered, gapsFilled atomic.Int64
-	seq                                             atomic.Uint64
+	published, publishFailed, delivered, gapsFilled, deferredN atomic.Int64
+	seq                                                        atomic.Uint64
 }
 
 type sub struct{ fn func([]base.Event) }
@@ -105,37 +111,72 @@ func New(cfg Config) (*Bus, error) {
 		cfg: cfg, log: cfg.Logger, rdb: rdb, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		subs: map[string]map[*sub]struct{}{}, lastSeen: map[string]string{},
 		nodes: map[string]func(context.Context, []byte) []byte{}, calls: map[string]chan []byte{},
-		self: randomID(),
+		self:    randomID(),
+		outWake: make(chan struct{}, 1), flushDone: make(chan struct{}),
 	}
 	b.ps = rdb.Subscribe(ctx, replyPrefix+b.self)
 	go b.receive()
+	go b.flush()
 	return b, nil
 }
 
-// Stats are the bus's counters since New.
+// Stats are the bus's counters since New: events published, lost for live
+// delivery (PublishFailed), received and handed to subscribers, recovered
+// from the replay log after a pub/sub outage (GapsFilled), and deferred to
+// the outbox while Redis was unreachable.
 type Stats struct {
-	Published, PublishFailed, Delivered, GapsFilled int64
+	Published, PublishFailed, Delivered, GapsFilled, Deferred int64
 }
 
 // Stats returns the counters.
 func (b *Bus) Stats() Stats {
-	return Stats{b.published.Load(), b.publishFailed.Load(), b.delivered.Load(), b.gapsFilled.Load()}
+	return Stats{b.published.Load(), b.publishFailed.Load(), b.delivered.Load(), b.gapsFilled.Load(), b.deferredN.Load()}
 }
 
 // Publish implements bus.Bus: one pipelined script call per event. Events
-// that cannot be published (Redis down) are counted and logged; the
-// caller's write has already committed and is not affected.
+// that cannot be published (Redis down) are kept in a bounded outbox, in
+// order, and published when Redis is back, so subscribers receive them late
+// rather than never; events older than the replay window, or beyond the
+// outbox bound, are dropped, counted and logged. The caller's write has
+// already committed and is never failed or held up by an outage: while the
+// outbox is not empty, Publish only appends to it.
 func (b *Bus) Publish(ctx context.Context, events []base.Event) {
 	if len(events) == 0 {
 		return
 	}
+	now := time.Now()
+	b.outMu.Lock()
+	if len(b.outbox) > 0 || b.flushing {
+		b.deferLocked(now, events)
+		b.outMu.Unlock()
+		b.kick()
+		return
+	}
+	b.outMu.Unlock()
+	failedAt, err := b.publish(ctx, events)
+	if len(failedAt) > 0 {
+		failed := make([]base.Event, len(failedAt))
+		for i, j := range failedAt {
+			failed[i] = events[j]
+		}
+		b.log.Warn("realtime: publish failed; events deferred until redis is back", "events", len(failed), "err", err)
+		b.outMu.Lock()
+		b.deferLocked(now, failed)
+		b.outMu.Unlock()
+		b.kick()
+	}
+}
+
+// publish runs the publish script for each event in one pipeline and
+// returns the indexes of the events that were not published.
+func (b *Bus) publish(ctx context.Context, events []base.Event) ([]int, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
 	defer cancel()
 	minID := strconv.FormatInt(time.Now().Add(-b.cfg.Window).UnixMilli(), 10)
 	ttl := strconv.FormatInt((2 * b.cfg.Window).Milliseconds(), 10)
 	pipe := b.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, 0, len(events))
-	for _, ev := range events {
+	cmds := make([]*redis.Cmd, len(events))
+	for i, ev := range events {
 		ev.ID = ""
 		data, err := json.Marshal(ev)
 		if err != nil {
@@ -143,22 +184,118 @@ func (b *Bus) Publish(ctx context.Context, events []base.Event) {
 			b.log.Error("realtime: encode event", "org", ev.Org, "err", err)
 			continue
 		}
-		cmds = append(cmds, publishScript.Eval(ctx, pipe, []string{logKey + ev.Org, evChannel + ev.Org}, string(data), minID, ttl))
+		cmds[i] = publishScript.Eval(ctx, pipe, []string{logKey + ev.Org, evChannel + ev.Org}, string(data), minID, ttl)
 	}
 	_, err := pipe.Exec(ctx)
 	if err != nil && errors.Is(err, redis.Nil) {
 		err = nil
 	}
-	failed := 0
-	for _, c := range cmds {
-		if c.Err() != nil {
-			failed++
+	var failed []int
+	ok := 0
+	for i, c := range cmds {
+		switch {
+		case c == nil:
+		case c.Err() != nil:
+			failed = append(failed, i)
+		default:
+			ok++
 		}
 	}
-	b.published.Add(int64(len(cmds) - failed))
-	if failed > 0 {
-		b.publishFailed.Add(int64(failed))
-		b.log.Error("realtime: publish failed; events lost for live delivery", "events", failed, "err", err)
+	b.published.Add(int64(ok))
+	return failed, err
+}
+
+// outboxMax bounds the events kept while Redis is unreachable.
+const outboxMax = 100000
+
+type deferred struct {
+	at time.Time
+	ev base.Event
+}
+
+func (b *Bus) deferLocked(now time.Time, events []base.Event) {
+	for _, ev := range events {
+		if len(b.outbox) >= outboxMax {
+			b.publishFailed.Add(1)
+			b.lostLogged()
+			continue
+		}
+		b.outbox = append(b.outbox, deferred{at: now, ev: ev})
+		b.deferredN.Add(1)
+	}
+}
+
+// lostLogged counts an event lost for live delivery and logs the first of
+// each outage.
+func (b *Bus) lostLogged() {
+	if b.publishFailed.Load()%1000 == 1 {
+		b.log.Error("realtime: events lost for live delivery (redis unreachable too long)", "lost", b.publishFailed.Load())
+	}
+}
+
+func (b *Bus) kick() {
+	select {
+	case b.outWake <- struct{}{}:
+	default:
+	}
+}
+
+// flush publishes the outbox, oldest first, whenever it is not empty,
+// retrying every 200 ms while Redis is unreachable.
+func (b *Bus) flush() {
+	defer close(b.flushDone)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-b.outWake:
+		case <-t.C:
+		}
+		for {
+			b.outMu.Lock()
+			cut := time.Now().Add(-b.cfg.Window)
+			i := 0
+			for i < len(b.outbox) && b.outbox[i].at.Before(cut) {
+				i++
+			}
+			if i > 0 {
+				b.publishFailed.Add(int64(i))
+				b.log.Error("realtime: deferred events expired before redis came back; lost for live delivery", "events", i)
+				b.outbox = b.outbox[i:]
+			}
+			n := min(len(b.outbox), 512)
+			if n == 0 {
+				b.outbox = nil
+				b.outMu.Unlock()
+				break
+			}
+			batch := make([]base.Event, n)
+			for j := range batch {
+				batch[j] = b.outbox[j].ev
+			}
+			b.flushing = true
+			b.outMu.Unlock()
+
+			failed, _ := b.publish(b.ctx, batch)
+
+			b.outMu.Lock()
+			b.flushing = false
+			if len(failed) == 0 {
+				b.outbox = b.outbox[n:]
+				b.outMu.Unlock()
+				continue
+			}
+			// Keep the unpublished ones, in order, ahead of the rest.
+			keep := make([]deferred, 0, len(failed)+len(b.outbox)-n)
+			for _, j := range failed {
+				keep = append(keep, b.outbox[j])
+			}
+			b.outbox = append(keep, b.outbox[n:]...)
+			b.outMu.Unlock()
+			break
+		}
 	}
 }
 
@@ -447,6 +584,13 @@ func (b *Bus) Close() error {
 	b.cancel()
 	err := b.ps.Close()
 	<-b.done
+	<-b.flushDone
+	b.outMu.Lock()
+	if n := len(b.outbox); n > 0 {
+		b.publishFailed.Add(int64(n))
+		b.log.Error("realtime: closing with unpublished events; lost for live delivery", "events", n)
+	}
+	b.outMu.Unlock()
 	if e := b.rdb.Close(); err == nil {
 		err = e
 	}
