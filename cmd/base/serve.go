@@ -32,12 +32,18 @@ type Config struct {
 	IAMIssuer   string
 	IAMAudience string
 	IAMClientID string
-	Prefix      string
-	DefaultOrg  string
-	OrgDomains  map[string]string
-	BatchMax    int
-	LogLevel    slog.Level
-	LogFormat   string
+	// The embedded IAM: init_data.json and a first platform admin.
+	IAMInitData      string
+	IAMAdminOrg      string
+	IAMAdminUser     string
+	IAMAdminPassword string
+	IAMAdminEmail    string
+	Prefix           string
+	DefaultOrg       string
+	OrgDomains       map[string]string
+	BatchMax         int
+	LogLevel         slog.Level
+	LogFormat        string
 }
 
 // ConfigFromEnv reads the environment through getenv, with defaults.
@@ -58,10 +64,13 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		IAMIssuer:   getenv("IAM_ISSUER"),
 		IAMAudience: getenv("IAM_AUDIENCE"),
 		IAMClientID: get("IAM_CLIENT_ID", "base"),
-		Prefix:      get("BASE_API_PREFIX", "/v1"),
-		DefaultOrg:  get("BASE_DEFAULT_ORG", "default"),
-		OrgDomains:  map[string]string{},
-		LogFormat:   get("BASE_LOG_FORMAT", "text"),
+		IAMInitData: getenv("IAM_INIT_DATA"),
+		IAMAdminOrg: getenv("IAM_ADMIN_ORG"), IAMAdminUser: getenv("IAM_ADMIN_USER"),
+		IAMAdminPassword: getenv("IAM_ADMIN_PASSWORD"), IAMAdminEmail: getenv("IAM_ADMIN_EMAIL"),
+		Prefix:     get("BASE_API_PREFIX", "/v1"),
+		DefaultOrg: get("BASE_DEFAULT_ORG", "default"),
+		OrgDomains: map[string]string{},
+		LogFormat:  get("BASE_LOG_FORMAT", "text"),
 	}
 	if n, err := strconv.Atoi(getenv("BASE_BATCH_MAX")); err == nil {
 		cfg.BatchMax = n
@@ -98,6 +107,12 @@ func NewMain(cfg Config, logw io.Writer) *Main {
 // Run serves until ctx is done, then shuts down gracefully.
 func (m *Main) Run(ctx context.Context) error {
 	defer m.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	fail := func(err error) {
+		m.Logger.Error("stopping", "err", err)
+		cancel(err)
+	}
 	cfg := m.Config
 	st, err := openStore(cfg, m.Logger)
 	if err != nil {
@@ -115,18 +130,31 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	var issuerHandler http.Handler
 	if cfg.IAMEndpoint == "" {
-		dev, err := iam.OpenDevIssuer(cfg.Dir, "http://"+cfg.HTTP)
+		// The embedded IAM: its first signing key is the dev issuer's, so
+		// tokens of `base token` and of the login flow share one key ring.
+		dev, err := iam.OpenDevIssuer(cfg.Dir, "http://"+listenHost(cfg.HTTP))
 		if err != nil {
-			return fmt.Errorf("open embedded IAM: %w", err)
+			return fmt.Errorf("open embedded IAM key: %w", err)
 		}
-		v, err := auth.New(ctx, auth.Config{Issuer: dev.Issuer(), Audience: cfg.IAMAudience, Keys: dev.PublicKeys()})
+		idp := startIAM(ctx, iam.Config{
+			Store: m.store, Issuer: dev.Issuer(), DevIssuer: dev,
+			InitData: cfg.IAMInitData, Logger: m.Logger,
+			Admin: iam.BootstrapAdmin{Org: cfg.IAMAdminOrg, Username: cfg.IAMAdminUser, Password: cfg.IAMAdminPassword, Email: cfg.IAMAdminEmail},
+		}, fail)
+		defer idp.Close()
+		v, err := auth.New(ctx, auth.Config{
+			Issuer: dev.Issuer(), Audience: cfg.IAMAudience,
+			Keys:       dev.PublicKeys(),            // `base token` tokens, always
+			JWKSURL:    dev.Issuer() + iam.PathJWKS, // the live key ring, rotations included
+			HTTPClient: idp.client(),                // answered in-process
+		})
 		if err != nil {
 			return fmt.Errorf("token verifier: %w", err)
 		}
 		hcfg.Verifier = v
-		hcfg.IAMAuthorizeURL = strings.TrimRight(dev.Issuer(), "/") + "/v1/iam/oauth/authorize"
+		hcfg.IAMAuthorizeURL = dev.Issuer() + iam.PathAuthorize
 		hcfg.IAMClientID = cfg.IAMClientID
-		issuerHandler = dev.Handler()
+		issuerHandler = idp
 	} else {
 		endpoint := strings.TrimRight(cfg.IAMEndpoint, "/")
 		v := auth.NewDiscovering(endpoint, auth.Config{Issuer: cfg.IAMIssuer, Audience: cfg.IAMAudience})
@@ -185,12 +213,32 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	mux.Handle("/", api)
 	root := http.Handler(mux)
-	return httpadapter.Serve(ctx, httpadapter.Config{
+	err = httpadapter.Serve(ctx, httpadapter.Config{
 		Addr: cfg.HTTP, Handler: root, Logger: m.Logger,
 		OnShutdown: func() { rt.Close() },
 	}, func(a net.Addr) {
 		m.Logger.Info("base serving", "addr", a.String(), "dir", cfg.Dir, "store", cfg.Store)
 	})
+	if err != nil {
+		return err
+	}
+	if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+		return cause
+	}
+	return nil
+}
+
+// listenHost turns a listen address into the host:port clients use: an
+// empty or unspecified host is loopback.
+func listenHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // Close releases the store.
