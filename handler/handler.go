@@ -136,6 +136,8 @@ func rulesDialect(d store.Dialect) (rules.Dialect, error) {
 	switch d.Name() {
 	case "sqlite":
 		return rules.SQLite, nil
+	case "postgres":
+		return rules.Postgres, nil
 	}
 	return nil, fmt.Errorf("no rules dialect for store dialect %q", d.Name())
 }
