@@ -25,11 +25,12 @@ func (d *db) Dialect() store.Dialect { return store.SQLite }
 
 // QueryContext reads through the org's read pool.
 func (d *db) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := d.h.rst.get(ctx, query)
+	st, done, err := d.h.rst.get(ctx, query)
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	rows, err := st.QueryContext(ctx, args...)
+	done()
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -38,11 +39,12 @@ func (d *db) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 
 // QueryRowContext reads one row through the org's read pool.
 func (d *db) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := d.h.rst.get(ctx, query)
+	st, done, err := d.h.rst.get(ctx, query)
 	if err != nil {
 		// Unpreparable: let database/sql report the same error in the Row.
 		return d.h.r.QueryRowContext(ctx, query, args...)
 	}
+	defer done()
 	return st.QueryRowContext(ctx, args...)
 }
 
@@ -107,8 +109,35 @@ func (t *txn) finish() {
 	})
 }
 
+// stmt returns the writer's cached statement for query, bound to t. The
+// statement is prepared on the writer pool (its spare connection while t
+// holds the other) and on t's connection the first time it runs there.
+//
+// It returns nil for statements that are not cached: schema changes, and
+// statements that do not prepare outside t (they reference tables t itself
+// created); those run directly on t.
+func (t *txn) stmt(ctx context.Context, query string) *sql.Stmt {
+	if !cacheable(query) {
+		return nil
+	}
+	st, done, err := t.h.wst.get(ctx, query)
+	if err != nil {
+		return nil
+	}
+	// The transaction's statement holds its own reference to the prepared
+	// statement (closed with the transaction); the cache entry may go.
+	defer done()
+	return t.Tx.StmtContext(ctx, st)
+}
+
 func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := t.Tx.ExecContext(ctx, query, args...)
+	var res sql.Result
+	var err error
+	if st := t.stmt(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = t.Tx.ExecContext(ctx, query, args...)
+	}
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -116,7 +145,13 @@ func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 }
 
 func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := t.Tx.QueryContext(ctx, query, args...)
+	var rows *sql.Rows
+	var err error
+	if st := t.stmt(ctx, query); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = t.Tx.QueryContext(ctx, query, args...)
+	}
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -137,4 +172,12 @@ func (t *txn) Commit() error {
 func (t *txn) Rollback() error {
 	defer t.finish()
 	return t.Tx.Rollback()
+}
+
+// QueryRowContext reads one row inside the transaction.
+func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, query, args...)
 }

@@ -88,11 +88,9 @@ var _ store.Store = (*Store)(nil)
 type handle struct {
 	org  string
 	w, r *sql.DB
-	// Prepared statements of the read pool. (The writer has one
-	// connection, held by the open transaction while its statements run,
-	// so statements cannot be prepared on the pool from inside it.)
-	rst  *stmtCache
-	wsem chan struct{} // in-process writer lock
+	// Prepared statements of the writer and the read pool.
+	wst, rst *stmtCache
+	wsem     chan struct{} // in-process writer lock
 
 	// Guarded by Store.mu.
 	refs     int
@@ -264,8 +262,12 @@ func (s *Store) open(ctx context.Context, h *handle, path string) error {
 	if err != nil {
 		return fmt.Errorf("open org %q: %w", h.org, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
+	// Writes are serialized by wsem, not by the pool: the second
+	// connection lets a statement be prepared (for the cache) while the
+	// open transaction holds the first; both end up holding the prepared
+	// statements, and either may run the next transaction.
+	w.SetMaxOpenConns(2)
+	w.SetMaxIdleConns(2)
 	r, err := sql.Open("sqlite", path+"?"+s.params+"&_query_only=1")
 	if err != nil {
 		w.Close()
@@ -277,7 +279,7 @@ func (s *Store) open(ctx context.Context, h *handle, path string) error {
 	r.SetMaxIdleConns(s.cfg.Readers)
 	r.SetConnMaxIdleTime(time.Minute)
 	h.w, h.r = w, r
-	h.rst = newStmtCache(r)
+	h.wst, h.rst = newStmtCache(w), newStmtCache(r)
 
 	var v int
 	if err := r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
@@ -446,6 +448,9 @@ func (s *Store) Close() error {
 
 func (h *handle) close() error {
 	var errs []error
+	if h.wst != nil {
+		h.wst.close()
+	}
 	if h.rst != nil {
 		h.rst.close()
 	}

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"database/sql"
+	"strings"
 	"sync"
 )
 
@@ -26,29 +27,34 @@ type stmtCache struct {
 }
 
 type stmtEntry struct {
-	query string
-	stmt  *sql.Stmt
+	query   string
+	stmt    *sql.Stmt
+	refs    int  // callers between get and done; guarded by stmtCache.mu
+	evicted bool // out of the cache: close when refs drops to 0
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
 	return &stmtCache{db: db, m: make(map[string]*list.Element)}
 }
 
-// get returns the prepared statement for query, preparing it on a miss.
-// Statements that fail to prepare are not cached.
-func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+// get returns the prepared statement for query, preparing it on a miss,
+// and a done func the caller must call once the statement has been used
+// (a query's Rows keep the statement alive by themselves). Statements that
+// fail to prepare are not cached.
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, func(), error) {
 	c.mu.Lock()
 	if e, ok := c.m[query]; ok {
 		c.lru.MoveToFront(e)
-		st := e.Value.(*stmtEntry).stmt
+		ent := e.Value.(*stmtEntry)
+		ent.refs++
 		c.mu.Unlock()
-		return st, nil
+		return ent.stmt, func() { c.done(ent) }, nil
 	}
 	c.mu.Unlock()
 
 	st, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	c.mu.Lock()
@@ -56,19 +62,33 @@ func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	if e, ok := c.m[query]; ok { // prepared concurrently: keep the first
 		st.Close()
 		c.lru.MoveToFront(e)
-		return e.Value.(*stmtEntry).stmt, nil
+		ent := e.Value.(*stmtEntry)
+		ent.refs++
+		return ent.stmt, func() { c.done(ent) }, nil
 	}
-	c.m[query] = c.lru.PushFront(&stmtEntry{query: query, stmt: st})
+	ent := &stmtEntry{query: query, stmt: st, refs: 1}
+	c.m[query] = c.lru.PushFront(ent)
 	for c.lru.Len() > stmtCacheSize {
 		old := c.lru.Back()
 		c.lru.Remove(old)
-		ent := old.Value.(*stmtEntry)
-		delete(c.m, ent.query)
-		// database/sql defers closing a statement's connection-level
-		// handle until no query on that connection uses it.
+		oe := old.Value.(*stmtEntry)
+		delete(c.m, oe.query)
+		oe.evicted = true
+		if oe.refs == 0 {
+			oe.stmt.Close()
+		}
+	}
+	return st, func() { c.done(ent) }, nil
+}
+
+// done ends one use of ent, closing it if it was evicted meanwhile.
+func (c *stmtCache) done(ent *stmtEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ent.refs--
+	if ent.evicted && ent.refs == 0 {
 		ent.stmt.Close()
 	}
-	return st, nil
 }
 
 // close closes every cached statement.
@@ -76,8 +96,24 @@ func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for e := c.lru.Front(); e != nil; e = e.Next() {
+		// In-flight uses fail cleanly ("statement is closed"): the handle
+		// closes only when no one holds it.
 		e.Value.(*stmtEntry).stmt.Close()
 	}
 	c.m = map[string]*list.Element{}
 	c.lru.Init()
+}
+
+// cacheable reports whether query is plain DML worth keeping prepared;
+// schema changes and pragmas run once and are not cached.
+func cacheable(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n(")
+	if len(q) < 6 {
+		return false
+	}
+	switch strings.ToUpper(q[:6]) {
+	case "SELECT", "INSERT", "UPDATE", "DELETE":
+		return true
+	}
+	return strings.EqualFold(q[:4], "WITH")
 }
