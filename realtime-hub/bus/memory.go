@@ -127,8 +127,13 @@ func (m *Memory) trim(lg *memLog, now time.Time) {
 	}
 	if cut > 0 {
 		lg.trimmed = lg.events[cut-1].ID
-		lg.events = append(lg.events[:0:0], lg.events[cut:]...)
-		lg.times = append(lg.times[:0:0], lg.times[cut:]...)
+		// Reslice rather than copy: a full log trims one event per publish,
+		// and copying the whole log each time made every write O(log size).
+		// append reallocates (copying only live events) when capacity runs
+		// out, so memory stays within twice the log.
+		clear(lg.events[:cut])
+		lg.events = lg.events[cut:]
+		lg.times = lg.times[cut:]
 	}
 }
 
