@@ -445,7 +445,8 @@ func pgOrderBy(t *testing.T, db store.DB, c *Compiler, schema testSchema) {
 }
 
 // pgCreateRule is TestCreateRuleOnWouldBeRecord on PostgreSQL: the rule
-// runs over a one-row derived table of bound (text) values.
+// runs over a one-row derived table of bound values, exactly as the
+// records layer checks a create rule (untyped parameters become text).
 func pgCreateRule(t *testing.T, db store.DB, c *Compiler, schema testSchema) {
 	e, err := filter.Parse(`@request.auth.id != "" && author = @request.auth.id && (tags:each ?= "a" || author.team.name = "Red")`)
 	if err != nil {
@@ -457,7 +458,7 @@ func pgCreateRule(t *testing.T, db store.DB, c *Compiler, schema testSchema) {
 	}
 	check := func(author, tags string, want bool) {
 		t.Helper()
-		q := `SELECT COUNT(*) FROM (SELECT CAST(? AS TEXT) AS "id", CAST(? AS TEXT) AS "author", CAST(? AS JSON) AS "tags") AS "t" WHERE ` + where
+		q := `SELECT COUNT(*) FROM (SELECT ? AS "id", ? AS "author", ? AS "tags") AS "t" WHERE ` + where
 		var n int
 		if err := db.QueryRowContext(context.Background(), q, append([]any{"new", author, tags}, args...)...).Scan(&n); err != nil {
 			t.Fatalf("%v\n%s", err, q)
