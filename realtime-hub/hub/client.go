@@ -18,12 +18,32 @@ const (
 	maxTopicLength   = 2500
 )
 
-// message is one event for one subscription of one client.
+// message is one event for one subscription, shared by every client of the
+// subscription's class (same identity, same topic): it is rendered once
+// and queued by pointer.
 type message struct {
 	topic  string
 	id     string // event id
 	action base.Action
 	record []byte // the record JSON as the subscriber may see it
+	// sse is the SSE frame after the id line:
+	// "\nevent:<topic>\ndata:{...}\n\n".
+	sse []byte
+}
+
+// newMessage renders the parts of a message every client shares.
+func newMessage(topic, id string, action base.Action, record []byte) *message {
+	m := &message{topic: topic, id: id, action: action, record: record}
+	b := make([]byte, 0, len(topic)+len(record)+48)
+	b = append(b, "\nevent:"...)
+	b = append(b, topic...)
+	b = append(b, "\ndata:{\"action\":\""...)
+	b = append(b, action...)
+	b = append(b, "\",\"record\":"...)
+	b = append(b, record...)
+	b = append(b, "}\n\n"...)
+	m.sse = b
+	return m
 }
 
 // subscription is one topic a client submitted.
@@ -105,18 +125,23 @@ func stringMap(m map[string]any, header bool) map[string]string {
 
 // client is one SSE stream or WebSocket connection.
 type client struct {
-	id   string
-	ws   bool
-	ip   string
-	q    chan message
-	dead chan struct{}
-	once sync.Once
+	id     string
+	ws     bool
+	ip     string
+	max    int           // queue bound
+	notify chan struct{} // signalled when the queue becomes non-empty
+	dead   chan struct{}
+	once   sync.Once
+	imu    sync.Mutex // serializes reindex
 
 	mu        sync.Mutex
+	queue     []*message     // grows on demand up to max
 	ident     *base.Identity // nil until bound
 	org       string
 	subs      map[string]*subscription
-	lastQueue string // id of the newest queued event
+	classes   []*class // the delivery classes c is a member of; guarded by the org's mu
+	lastQueue string   // id of the newest queued event
+	lastID    bus.ID   // lastQueue parsed
 	replaying bool
 	pending   []pendingEvent
 	resume    string // event id to replay after, at the next subscription change
@@ -124,11 +149,22 @@ type client struct {
 
 type pendingEvent struct {
 	id   string
-	msgs []message
+	msgs []*message
 }
 
 func newClient(id string, ws bool, ip string, size int) *client {
-	return &client{id: id, ws: ws, ip: ip, q: make(chan message, size), dead: make(chan struct{}), subs: map[string]*subscription{}}
+	return &client{id: id, ws: ws, ip: ip, max: size, notify: make(chan struct{}, 1), dead: make(chan struct{}), subs: map[string]*subscription{}}
+}
+
+// take moves the queued messages into buf (reused between calls) and
+// returns them.
+func (c *client) take(buf []*message) []*message {
+	c.mu.Lock()
+	buf = append(buf[:0], c.queue...)
+	clear(c.queue)
+	c.queue = c.queue[:0]
+	c.mu.Unlock()
+	return buf
 }
 
 // kill disconnects the client (idempotent).
@@ -137,27 +173,40 @@ func (c *client) kill() { c.once.Do(func() { close(c.dead) }) }
 // push queues msgs of event id unless an event at or after id was already
 // queued; it reports false when the queue overflowed (the client is then
 // killed).
-func (c *client) push(id string, msgs []message, replay bool) bool {
+// pid is id parsed (ok false when unparsable).
+func (c *client) push(id string, pid bus.ID, ok bool, msgs []*message, replay bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.replaying && !replay {
-		c.pending = append(c.pending, pendingEvent{id: id, msgs: msgs})
+		c.pending = append(c.pending, pendingEvent{id: id, msgs: append([]*message(nil), msgs...)})
 		return true
 	}
-	return c.enqueueLocked(id, msgs)
+	return c.enqueueParsedLocked(id, pid, ok, msgs)
 }
 
-func (c *client) enqueueLocked(id string, msgs []message) bool {
-	if c.lastQueue != "" && !bus.After(id, c.lastQueue) {
+func (c *client) enqueueLocked(id string, msgs []*message) bool {
+	pid, err := bus.ParseID(id)
+	return c.enqueueParsedLocked(id, pid, err == nil, msgs)
+}
+
+func (c *client) enqueueParsedLocked(id string, pid bus.ID, ok bool, msgs []*message) bool {
+	if c.lastQueue != "" && (!ok || !c.lastID.Less(pid)) {
 		return true
 	}
-	c.lastQueue = id
-	for _, m := range msgs {
+	c.lastQueue, c.lastID = id, pid
+	if len(msgs) == 0 {
+		return true
+	}
+	if len(c.queue)+len(msgs) > c.max {
+		c.kill()
+		return false
+	}
+	wasEmpty := len(c.queue) == 0
+	c.queue = append(c.queue, msgs...)
+	if wasEmpty {
 		select {
-		case c.q <- m:
+		case c.notify <- struct{}{}:
 		default:
-			c.kill()
-			return false
 		}
 	}
 	return true

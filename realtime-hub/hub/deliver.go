@@ -12,6 +12,7 @@ import (
 
 	"github.com/hanzoai/base"
 	"github.com/hanzoai/base/filter"
+	"github.com/hanzoai/base/realtime-hub/bus"
 	"github.com/hanzoai/base/records"
 	"github.com/hanzoai/base/rules"
 	"github.com/hanzoai/base/store"
@@ -27,6 +28,7 @@ type orgState struct {
 	mu      sync.Mutex
 	stopped bool
 	schema  *records.Schema
+	classes map[string]*class // by identity key and topic; guarded by mu
 }
 
 // join adds a bound client to its org, subscribing the hub to the org's
@@ -36,7 +38,7 @@ func (h *Hub) join(org string, c *client) {
 	defer h.mu.Unlock()
 	st := h.orgs[org]
 	if st == nil {
-		st = &orgState{org: org, clients: map[*client]struct{}{}, in: make(chan []base.Event, 4096)}
+		st = &orgState{org: org, clients: map[*client]struct{}{}, in: make(chan []base.Event, 4096), classes: map[string]*class{}}
 		h.orgs[org] = st
 		st.cancel = h.cfg.Bus.Subscribe(org, func(evs []base.Event) { h.enqueue(st, evs) })
 		go h.work(st)
@@ -53,6 +55,7 @@ func (h *Hub) leave(org string, c *client) {
 		return
 	}
 	delete(st.clients, c)
+	h.unindex(st, c)
 	last := len(st.clients) == 0
 	if last {
 		delete(h.orgs, org)
@@ -82,13 +85,26 @@ func (h *Hub) enqueue(st *orgState, evs []base.Event) {
 }
 
 func (h *Hub) work(st *orgState) {
+	var (
+		classes []*class
+		members []*client
+		one     = make([]*message, 1)
+	)
+	type hit struct {
+		cl *class
+		m  *message
+	}
+	var hits []hit
 	for evs := range st.in {
-		h.mu.Lock()
-		clients := make([]*client, 0, len(st.clients))
-		for c := range st.clients {
-			clients = append(clients, c)
+		classes = classes[:0]
+		st.mu.Lock()
+		for _, cl := range st.classes {
+			classes = append(classes, cl)
 		}
-		h.mu.Unlock()
+		st.mu.Unlock()
+		if len(classes) == 0 {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		env, err := h.env(ctx, st)
 		if err != nil {
@@ -101,19 +117,60 @@ func (h *Hub) work(st *orgState) {
 			if pe == nil {
 				continue
 			}
-			for _, c := range clients {
-				msgs := h.render(ctx, env, pe, c)
-				if len(msgs) == 0 {
+			pid, perr := bus.ParseID(ev.ID)
+			// Decide and render once per class (identity × topic).
+			hits = hits[:0]
+			for _, cl := range classes {
+				s := cl.sub
+				if s.bad || !matches(s, pe) || !h.allowed(ctx, env, pe, cl.ident, s) {
 					continue
 				}
-				if !c.push(ev.ID, msgs, false) {
-					h.stats.Overflows.Add(1)
-					h.log.Warn("realtime: client queue full; disconnected", "client", c.id)
+				data, err := h.payload(ctx, env, pe, cl.ident, s)
+				if err != nil {
+					h.log.Warn("realtime: render record", "topic", s.topic, "err", err)
+					continue
+				}
+				hits = append(hits, hit{cl, newMessage(s.topic, ev.ID, ev.Action, data)})
+			}
+			switch len(hits) {
+			case 0:
+				continue
+			case 1:
+				// The common case: every receiving client gets one message.
+				members = hits[0].cl.snapshot(st, members[:0])
+				one[0] = hits[0].m
+				for _, c := range members {
+					h.pushLive(c, ev.ID, pid, perr == nil, one)
+				}
+			default:
+				// A client in several matching classes gets all its
+				// messages of the event in one push.
+				per := map[*client][]*message{}
+				var order []*client
+				for _, x := range hits {
+					members = x.cl.snapshot(st, members[:0])
+					for _, c := range members {
+						if _, ok := per[c]; !ok {
+							order = append(order, c)
+						}
+						per[c] = append(per[c], x.m)
+					}
+				}
+				for _, c := range order {
+					h.pushLive(c, ev.ID, pid, perr == nil, per[c])
 				}
 			}
 		}
+		clear(members[:cap(members)])
 		env.release()
 		cancel()
+	}
+}
+
+func (h *Hub) pushLive(c *client, id string, pid bus.ID, ok bool, msgs []*message) {
+	if !c.push(id, pid, ok, msgs, false) {
+		h.stats.Overflows.Add(1)
+		h.log.Warn("realtime: client queue full; disconnected", "client", c.id)
 	}
 }
 
@@ -192,12 +249,12 @@ func (e *deliveryEnv) prepare(ev base.Event) *preparedEvent {
 
 // render returns the messages of one event for one client: one per
 // matching subscription the client's identity may see.
-func (h *Hub) render(ctx context.Context, env *deliveryEnv, pe *preparedEvent, c *client) []message {
+func (h *Hub) render(ctx context.Context, env *deliveryEnv, pe *preparedEvent, c *client) []*message {
 	ident, subs := c.snapshot()
 	if ident == nil {
 		return nil
 	}
-	var msgs []message
+	var msgs []*message
 	for _, s := range subs {
 		if s.bad || !matches(s, pe) {
 			continue
@@ -210,7 +267,7 @@ func (h *Hub) render(ctx context.Context, env *deliveryEnv, pe *preparedEvent, c
 			h.log.Warn("realtime: render record", "client", c.id, "topic", s.topic, "err", err)
 			continue
 		}
-		msgs = append(msgs, message{topic: s.topic, id: pe.ev.ID, action: pe.ev.Action, record: data})
+		msgs = append(msgs, newMessage(s.topic, pe.ev.ID, pe.ev.Action, data))
 	}
 	return msgs
 }

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,21 +77,22 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	defer h.unregister(c)
 	if c.org != "" {
 		h.join(c.org, c)
+		h.reindex(c)
 	}
 
-	bw := bufio.NewWriterSize(w, 8<<10)
-	write := func(fn func()) bool {
+	// Frames are assembled in buf and written with one Write and one Flush
+	// per batch: everything queued since the last write goes out together.
+	var buf []byte
+	var batch []*message
+	write := func(b []byte) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		fn()
-		if bw.Flush() != nil || rc.Flush() != nil {
+		if _, err := w.Write(b); err != nil {
 			return false
 		}
-		return true
+		return rc.Flush() == nil
 	}
 	w.WriteHeader(http.StatusOK)
-	if !write(func() {
-		io.WriteString(bw, "id:"+c.id+"\nevent:PB_CONNECT\ndata:{\"clientId\":\""+c.id+"\"}\n\n")
-	}) {
+	if !write([]byte("id:" + c.id + "\nevent:PB_CONNECT\ndata:{\"clientId\":\"" + c.id + "\"}\n\n")) {
 		return
 	}
 	if replayOrg != "" {
@@ -102,24 +102,30 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	defer ping.Stop()
 	for {
 		select {
-		case m := <-c.q:
-			ok := write(func() {
-				h.writeSSE(bw, c.id, m)
-				for n := 0; n < 256; n++ {
-					select {
-					case m = <-c.q:
-						h.writeSSE(bw, c.id, m)
-						continue
-					default:
-					}
-					break
-				}
-			})
-			if !ok {
+		case <-c.notify:
+			batch = c.take(batch)
+			if len(batch) == 0 {
+				continue
+			}
+			buf = buf[:0]
+			for _, m := range batch {
+				buf = append(buf, "id:"...)
+				buf = append(buf, c.id...)
+				buf = append(buf, ':')
+				buf = append(buf, m.id...)
+				buf = append(buf, m.sse...)
+			}
+			n := len(batch)
+			clear(batch)
+			if !write(buf) {
 				return
 			}
+			h.stats.Delivered.Add(int64(n))
+			if cap(buf) > 256<<10 {
+				buf = nil // don't keep a burst's buffer for an idle client
+			}
 		case <-ping.C:
-			if !write(func() { io.WriteString(bw, ":ping\n\n") }) {
+			if !write([]byte(":ping\n\n")) {
 				return
 			}
 		case <-c.dead:
@@ -128,21 +134,6 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-}
-
-func (h *Hub) writeSSE(w *bufio.Writer, clientID string, m message) {
-	w.WriteString("id:")
-	w.WriteString(clientID)
-	w.WriteByte(':')
-	w.WriteString(m.id)
-	w.WriteString("\nevent:")
-	w.WriteString(m.topic)
-	w.WriteString("\ndata:{\"action\":\"")
-	w.WriteString(string(m.action))
-	w.WriteString("\",\"record\":")
-	w.Write(m.record)
-	w.WriteString("}\n\n")
-	h.stats.Delivered.Add(1)
 }
 
 // register adds c to the hub; false after Close.
@@ -377,6 +368,7 @@ func (h *Hub) setSubs(c *client, ident *base.Identity, topics []string, mode sub
 	if newly {
 		h.join(org, c)
 	}
+	h.reindex(c)
 	if resume != "" {
 		go h.replay(c, org, resume)
 	}

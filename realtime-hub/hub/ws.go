@@ -121,20 +121,25 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 
 	ping := time.NewTicker(h.cfg.KeepAlive)
 	defer ping.Stop()
+	var batch []*message
 	for {
 		select {
-		case m := <-c.q:
-			frame := struct {
-				Type   string          `json:"type"`
-				Topic  string          `json:"topic"`
-				Action base.Action     `json:"action"`
-				Record json.RawMessage `json:"record"`
-				ID     string          `json:"id"`
-			}{"event", m.topic, m.action, m.record, m.id}
-			if !send(frame) {
-				return
+		case <-c.notify:
+			batch = c.take(batch)
+			for i, m := range batch {
+				frame := struct {
+					Type   string          `json:"type"`
+					Topic  string          `json:"topic"`
+					Action base.Action     `json:"action"`
+					Record json.RawMessage `json:"record"`
+					ID     string          `json:"id"`
+				}{"event", m.topic, m.action, m.record, m.id}
+				batch[i] = nil
+				if !send(frame) {
+					return
+				}
+				h.stats.Delivered.Add(1)
 			}
-			h.stats.Delivered.Add(1)
 		case <-ping.C:
 			pctx, pcancel := context.WithTimeout(ctx, writeTimeout)
 			err := conn.Ping(pctx)

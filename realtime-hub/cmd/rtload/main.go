@@ -1,10 +1,16 @@
 // Command rtload measures realtime delivery: it starts an in-process Base
-// (SQLite store, API handler, hub on the in-process bus) or targets -url,
-// opens -subs SSE or WebSocket guest subscribers on posts/* (gated by the
-// list rule `published = true`), creates -rate records per second for
-// -duration, and reports the delivery latency percentiles (create request
-// sent → event read by a subscriber), the deliveries per second and the
-// writer's create latency.
+// (SQLite store, API handler, hub on the in-process bus) or targets -url
+// (a separate `base serve`), opens -subs SSE or WebSocket guest subscribers
+// on posts/* (gated by the list rule `published = true`), creates -rate
+// records per second for -duration, and reports the delivery latency
+// percentiles (create request sent → event read by a subscriber), the
+// deliveries per second, the writer's create latency and, with -pid, the
+// server's peak RSS and CPU use.
+//
+//	base serve --http 127.0.0.1:18090 --dir /tmp/rt &
+//	rtload -url http://127.0.0.1:18090 -pid $! \
+//	  -token "$(base token --dir /tmp/rt --sub default/admin --org default --admin)" \
+//	  -subs 1000 -rate 20 -duration 20s
 package main
 
 import (
@@ -20,6 +26,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +49,9 @@ func main() {
 	transport := flag.String("transport", "sse", "sse or ws")
 	url := flag.String("url", "", "target base URL (default: in-process server)")
 	token := flag.String("token", "", "superuser token for -url (creates the collection)")
+	pid := flag.Int("pid", 0, "server process id: sample its RSS and CPU time")
+	cpuprofile := flag.String("cpuprofile", "", "write this process's CPU profile (with the in-process server: the hub's too)")
+	connect := flag.Int("connect", 200, "subscribers connecting at once")
 	flag.Parse()
 
 	base := *url
@@ -54,41 +64,64 @@ func main() {
 	if err := setup(base, adminTok); err != nil {
 		log.Fatal(err)
 	}
-	var lat latencies
-	var delivered atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var ready sync.WaitGroup
-	t0 := time.Now()
-	tr := &http.Transport{MaxIdleConnsPerHost: 100, DialContext: (&net.Dialer{}).DialContext}
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, DialContext: (&net.Dialer{}).DialContext}
 	client := &http.Client{Transport: tr}
-	for i := 0; i < *subs; i++ {
+
+	t0 := time.Now()
+	recs := make([]*recorder, *subs)
+	var ready, done sync.WaitGroup
+	sem := make(chan struct{}, *connect)
+	var failed atomic.Int64
+	for i := range recs {
+		rec := &recorder{}
+		recs[i] = rec
 		ready.Add(1)
+		done.Add(1)
+		sem <- struct{}{}
 		go func() {
+			defer done.Done()
+			once := sync.OnceFunc(func() { <-sem; ready.Done() })
 			var err error
 			if *transport == "ws" {
-				err = runWS(ctx, base, &ready, &lat, &delivered)
+				err = runWS(ctx, base, once, rec)
 			} else {
-				err = runSSE(ctx, client, base, &ready, &lat, &delivered)
+				err = runSSE(ctx, client, base, once, rec)
 			}
+			once()
 			if err != nil && ctx.Err() == nil {
+				failed.Add(1)
 				log.Printf("subscriber: %v", err)
 			}
 		}()
 	}
 	ready.Wait()
-	fmt.Fprintf(os.Stderr, "%d %s subscribers connected in %v\n", *subs, *transport, time.Since(t0).Round(time.Millisecond))
-	lat.reset()
-	delivered.Store(0)
+	fmt.Fprintf(os.Stderr, "%d %s subscribers connected in %v (%d failed)\n", *subs, *transport, time.Since(t0).Round(time.Millisecond), failed.Load())
+
+	var sampler *procSampler
+	if *pid > 0 {
+		sampler = startSampler(*pid)
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+	}
 
 	var wlat latencies
 	tick := time.NewTicker(time.Second / time.Duration(*rate))
-	end := time.Now().Add(*dur)
 	start := time.Now()
+	end := start.Add(*dur)
 	created := 0
+	var writes sync.WaitGroup
 	for time.Now().Before(end) {
 		<-tick.C
+		writes.Add(1)
 		go func() {
+			defer writes.Done()
 			sent := time.Now()
 			body, _ := json.Marshal(map[string]any{"title": strconv.FormatInt(sent.UnixNano(), 10), "published": true})
 			req, _ := http.NewRequest("POST", base+"/v1/collections/posts/records", bytes.NewReader(body))
@@ -104,15 +137,84 @@ func main() {
 		}()
 		created++
 	}
-	time.Sleep(2 * time.Second) // drain
-	elapsed := time.Since(start)
+	writes.Wait()
+	writeEnd := time.Now()
+	// Drain: wait until every delivery arrived or 5 s passed.
+	expected := int64(created) * int64(*subs-int(failed.Load()))
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if total(recs) >= expected {
+			break
+		}
+	}
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	var srv procStats
+	if sampler != nil {
+		srv = sampler.stop()
+	}
 	cancel()
+	delivered := total(recs)
+	var all []time.Duration
+	for _, r := range recs {
+		r.mu.Lock()
+		all = append(all, r.d...)
+		r.mu.Unlock()
+	}
+	lat := latencies{d: all}
 	p := lat.percentiles()
 	w := wlat.percentiles()
-	fmt.Printf("transport=%s subs=%d rate=%d/s duration=%v created=%d deliveries=%d (%.0f/s, expected %d)\n",
-		*transport, *subs, *rate, *dur, created, delivered.Load(), float64(delivered.Load())/elapsed.Seconds(), created**subs)
+	secs := writeEnd.Sub(start).Seconds()
+	fmt.Printf("transport=%s subs=%d rate=%d/s duration=%v created=%d deliveries=%d/%d (%.0f/s over the write phase) failed-subs=%d\n",
+		*transport, *subs, *rate, *dur, created, delivered, expected, float64(delivered)/secs, failed.Load())
 	fmt.Printf("delivery latency: p50=%v p90=%v p99=%v max=%v\n", p[0], p[1], p[2], p[3])
 	fmt.Printf("create latency:   p50=%v p90=%v p99=%v max=%v\n", w[0], w[1], w[2], w[3])
+	if sampler != nil {
+		fmt.Printf("server: peak RSS %.0f MiB (VmHWM %.0f MiB), CPU %.2f cores over the run\n",
+			float64(srv.peakRSS)/(1<<20), float64(srv.hwm)/(1<<20), srv.cpu)
+	}
+}
+
+// recorder collects one subscriber's delivery latencies.
+type recorder struct {
+	mu sync.Mutex
+	d  []time.Duration
+	n  atomic.Int64
+}
+
+// record notes the latency of an event whose record title is its send time
+// in Unix nanoseconds; it scans the bytes instead of decoding the JSON, so
+// the generator's cost per delivery stays small next to the server's.
+func (r *recorder) record(data []byte) {
+	i := bytes.Index(data, titleKey)
+	if i < 0 {
+		return
+	}
+	var ns int64
+	for _, c := range data[i+len(titleKey):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		ns = ns*10 + int64(c-'0')
+	}
+	if ns == 0 {
+		return
+	}
+	d := time.Since(time.Unix(0, ns))
+	r.mu.Lock()
+	r.d = append(r.d, d)
+	r.mu.Unlock()
+	r.n.Add(1)
+}
+
+var titleKey = []byte(`"title":"`)
+
+func total(recs []*recorder) int64 {
+	var n int64
+	for _, r := range recs {
+		n += r.n.Load()
+	}
+	return n
 }
 
 type latencies struct {
@@ -121,7 +223,6 @@ type latencies struct {
 }
 
 func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
-func (l *latencies) reset()              { l.mu.Lock(); l.d = nil; l.mu.Unlock() }
 func (l *latencies) percentiles() [4]time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -135,82 +236,145 @@ func (l *latencies) percentiles() [4]time.Duration {
 	return [4]time.Duration{at(0.5), at(0.9), at(0.99), l.d[len(l.d)-1].Round(100 * time.Microsecond)}
 }
 
-// record notes the latency of an event whose title is its send time.
-func record(data []byte, lat *latencies, n *atomic.Int64) {
-	var m struct {
-		Record struct {
-			Title string `json:"title"`
-		} `json:"record"`
-	}
-	if json.Unmarshal(data, &m) != nil {
-		return
-	}
-	ns, err := strconv.ParseInt(m.Record.Title, 10, 64)
-	if err != nil {
-		return
-	}
-	lat.add(time.Since(time.Unix(0, ns)))
-	n.Add(1)
-}
-
-func runSSE(ctx context.Context, client *http.Client, base string, ready *sync.WaitGroup, lat *latencies, n *atomic.Int64) error {
+func runSSE(ctx context.Context, client *http.Client, base string, ready func(), rec *recorder) error {
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/realtime", nil)
 	res, err := client.Do(req)
 	if err != nil {
-		ready.Done()
 		return err
 	}
 	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	br := bufio.NewReaderSize(res.Body, 16<<10)
 	subscribed := false
 	var id string
-	for sc.Scan() {
-		line := sc.Bytes()
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
 		switch {
 		case bytes.HasPrefix(line, []byte("id:")) && !subscribed:
-			id = string(line[3:])
+			id = strings.TrimSpace(string(line[3:]))
 		case bytes.HasPrefix(line, []byte("data:")):
 			if !subscribed {
 				subscribed = true
 				body, _ := json.Marshal(map[string]any{"clientId": id, "subscriptions": []string{"posts/*"}})
 				r, err := client.Post(base+"/api/realtime", "application/json", bytes.NewReader(body))
-				if err != nil || r.StatusCode != 204 {
-					ready.Done()
-					return fmt.Errorf("subscribe: %v %v", err, r)
+				if err != nil {
+					return fmt.Errorf("subscribe: %w", err)
 				}
+				io.Copy(io.Discard, r.Body)
 				r.Body.Close()
-				ready.Done()
+				if r.StatusCode != 204 {
+					return fmt.Errorf("subscribe: status %d", r.StatusCode)
+				}
+				ready()
 				continue
 			}
-			record(line[5:], lat, n)
+			rec.record(line[5:])
 		}
 	}
-	return sc.Err()
 }
 
-func runWS(ctx context.Context, base string, ready *sync.WaitGroup, lat *latencies, n *atomic.Int64) error {
+func runWS(ctx context.Context, base string, ready func(), rec *recorder) error {
 	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/v1/realtime/ws", nil)
 	if err != nil {
-		ready.Done()
 		return err
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(1 << 20)
 	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"subscribe","topics":["posts/*"]}`)); err != nil {
-		ready.Done()
 		return err
 	}
-	ready.Done()
+	ready()
 	for {
 		_, data, err := c.Read(ctx)
 		if err != nil {
 			return err
 		}
 		if bytes.Contains(data, []byte(`"type":"event"`)) {
-			record(data, lat, n)
+			rec.record(data)
 		}
 	}
+}
+
+// procStats are a process's peak resident set and CPU use.
+type procStats struct {
+	peakRSS, hwm int64
+	cpu          float64 // cores
+}
+
+type procSampler struct {
+	pid  int
+	stop func() procStats
+}
+
+// startSampler samples /proc/pid every 250 ms: VmRSS (peak kept), VmHWM,
+// and utime+stime for the CPU cores used over the sampling period.
+func startSampler(pid int) *procSampler {
+	ps := &procSampler{pid: pid}
+	quit := make(chan struct{})
+	res := make(chan procStats)
+	go func() {
+		var st procStats
+		c0, t0 := cpuTicks(pid), time.Now()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			rss, hwm := memStatus(pid)
+			st.peakRSS = max(st.peakRSS, rss)
+			st.hwm = max(st.hwm, hwm)
+			select {
+			case <-t.C:
+			case <-quit:
+				st.cpu = float64(cpuTicks(pid)-c0) / 100 / time.Since(t0).Seconds()
+				res <- st
+				return
+			}
+		}
+	}()
+	ps.stop = func() procStats { close(quit); return <-res }
+	return ps
+}
+
+func memStatus(pid int) (rss, hwm int64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n << 10
+		case "VmHWM":
+			hwm = n << 10
+		}
+	}
+	return rss, hwm
+}
+
+// cpuTicks returns utime+stime of pid in clock ticks (USER_HZ = 100).
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + k
 }
 
 // startLocal runs Base in-process on a temp dir; the returned token is
