@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/hanzoai/base"
@@ -52,8 +53,8 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, e *env) error {
 	if len(list) > h.cfg.BatchMax {
 		return invalid(fmt.Sprintf("The allowed max number of batch requests is %d.", h.cfg.BatchMax))
 	}
-	if len(body.Files) > 0 {
-		return invalid("File uploads are not supported yet.")
+	if len(body.Files) > 0 && h.cfg.Files == nil {
+		return invalid("File storage is not configured.")
 	}
 	subs := make([]*batchRequest, len(list))
 	for i, item := range list {
@@ -63,10 +64,16 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, e *env) error {
 		}
 		subs[i] = br
 	}
+	for k, fhs := range body.Files {
+		i, key, ok := batchFileKey(k)
+		if !ok || i >= len(subs) {
+			return invalid(fmt.Sprintf("Unknown file part %q.", k))
+		}
+		mergeUploads(subs[i].body, key, fhs)
+	}
 
-	ctx := r.Context()
 	results := make([]batchResult, len(subs))
-	err = h.withTx(ctx, e, func(tx store.Tx) ([]base.Event, error) {
+	err = h.writeTx(r.Context(), e, func(ctx context.Context, tx store.Tx) ([]base.Event, error) {
 		var events []base.Event
 		for i, br := range subs {
 			res, evs, err := h.runBatchRequest(ctx, r, tx, e, br)
@@ -97,6 +104,30 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request, e *env) error {
 	}
 	writeJSON(w, r, http.StatusOK, results)
 	return nil
+}
+
+// batchFileKey splits a batch file part name, "requests.N.key" or
+// "requests[N].key", into the sub-request index and its body key.
+func batchFileKey(k string) (int, string, bool) {
+	var idx, key string
+	if rest, ok := strings.CutPrefix(k, "requests."); ok {
+		idx, key, ok = strings.Cut(rest, ".")
+		if !ok {
+			return 0, "", false
+		}
+	} else if rest, ok := strings.CutPrefix(k, "requests["); ok {
+		idx, key, ok = strings.Cut(rest, "].")
+		if !ok {
+			return 0, "", false
+		}
+	} else {
+		return 0, "", false
+	}
+	i, err := strconv.Atoi(idx)
+	if err != nil || i < 0 || key == "" || strconv.Itoa(i) != idx {
+		return 0, "", false
+	}
+	return i, key, true
 }
 
 // parseBatchRequest validates one {"method","url","headers","body"} item.

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/files"
 	"github.com/hanzoai/base/records"
 	"github.com/hanzoai/base/rules"
 	"github.com/hanzoai/base/store"
@@ -62,6 +64,16 @@ type Config struct {
 	MaxBodySize int64
 	// CORSOrigins restricts CORS to these origins (default any).
 	CORSOrigins []string
+
+	// Files stores the files of file fields (nil: uploads are refused and
+	// /files answers 404).
+	Files files.Storage
+	// FileTokenSecret signs the tokens of POST /files/token (HMAC-SHA256).
+	// Every instance of a deployment must share it; when empty a random
+	// secret is drawn, valid for this process only.
+	FileTokenSecret []byte
+	// FileTokenTTL is the lifetime of a file token (default 180 s).
+	FileTokenTTL time.Duration
 }
 
 // Handler serves the Base API. Create it with New.
@@ -72,6 +84,7 @@ type Handler struct {
 	mux     *http.ServeMux
 	root    http.Handler
 	schemas sync.Map // org → *records.Schema
+	thumbs  flight   // thumbnails being generated, by storage key
 }
 
 // New validates cfg and returns the API handler.
@@ -105,6 +118,12 @@ func New(cfg Config) (http.Handler, error) {
 	}
 	if cfg.MaxBodySize <= 0 {
 		cfg.MaxBodySize = 32 << 20
+	}
+	if len(cfg.FileTokenSecret) == 0 {
+		cfg.FileTokenSecret = []byte(rand.Text() + rand.Text())
+	}
+	if cfg.FileTokenTTL <= 0 {
+		cfg.FileTokenTTL = defaultFileTokenTTL
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, now: cfg.Now, mux: http.NewServeMux()}
 	h.routes()

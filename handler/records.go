@@ -1,9 +1,11 @@
 package handler
 
 import (
+	"context"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/hanzoai/base"
 	"github.com/hanzoai/base/records"
@@ -76,14 +78,14 @@ func (h *Handler) createRecord(w http.ResponseWriter, r *http.Request, e *env) e
 	if err != nil {
 		return err
 	}
-	body, err := h.recordBody(r)
+	body, err := h.recordBody(r, c)
 	if err != nil {
 		return err
 	}
 	var rec *records.Record
-	err = h.withTx(r.Context(), e, func(tx store.Tx) ([]base.Event, error) {
+	err = h.writeTx(r.Context(), e, func(ctx context.Context, tx store.Tx) ([]base.Event, error) {
 		var events []base.Event
-		rec, events, err = e.svc.Create(r.Context(), tx, c, body.Data, e.req)
+		rec, events, err = e.svc.Create(ctx, tx, c, body.Data, e.req)
 		return events, err
 	})
 	if err != nil {
@@ -97,14 +99,14 @@ func (h *Handler) updateRecord(w http.ResponseWriter, r *http.Request, e *env) e
 	if err != nil {
 		return err
 	}
-	body, err := h.recordBody(r)
+	body, err := h.recordBody(r, c)
 	if err != nil {
 		return err
 	}
 	var rec *records.Record
-	err = h.withTx(r.Context(), e, func(tx store.Tx) ([]base.Event, error) {
+	err = h.writeTx(r.Context(), e, func(ctx context.Context, tx store.Tx) ([]base.Event, error) {
 		var events []base.Event
-		rec, events, err = e.svc.Update(r.Context(), tx, c, r.PathValue("id"), body.Data, e.req)
+		rec, events, err = e.svc.Update(ctx, tx, c, r.PathValue("id"), body.Data, e.req)
 		return events, err
 	})
 	if err != nil {
@@ -118,8 +120,8 @@ func (h *Handler) deleteRecord(w http.ResponseWriter, r *http.Request, e *env) e
 	if err != nil {
 		return err
 	}
-	err = h.withTx(r.Context(), e, func(tx store.Tx) ([]base.Event, error) {
-		return e.svc.Delete(r.Context(), tx, c, r.PathValue("id"), e.req)
+	err = h.writeTx(r.Context(), e, func(ctx context.Context, tx store.Tx) ([]base.Event, error) {
+		return e.svc.Delete(ctx, tx, c, r.PathValue("id"), e.req)
 	})
 	if err != nil {
 		return err
@@ -140,19 +142,22 @@ func (h *Handler) respondRecord(w http.ResponseWriter, r *http.Request, e *env, 
 	return nil
 }
 
-// recordBody reads a record create/update body. File uploads are refused
-// until file storage exists, rather than silently dropped.
-func (h *Handler) recordBody(r *http.Request) (*requestBody, error) {
-	body, err := readBody(r, h.cfg.MaxBodySize)
+// recordBody reads a record create/update body for c, within a size limit
+// that leaves room for c's file fields. File parts become *records.File
+// values under their part's key, after the existing names sent under the
+// same key; without file storage they are refused rather than dropped.
+func (h *Handler) recordBody(r *http.Request, c *base.Collection) (*requestBody, error) {
+	body, err := readBody(r, h.bodyLimit(c))
 	if err != nil {
 		return nil, err
 	}
 	if len(body.Files) > 0 {
-		data := map[string]any{}
-		for k := range body.Files {
-			data[strings.Trim(k, "+-")] = base.NewFieldError("validation_file_upload_unsupported", "File uploads are not supported yet.", nil)
+		if h.cfg.Files == nil {
+			return nil, refuseUploads(slices.Collect(maps.Keys(body.Files)))
 		}
-		return nil, base.BadRequest("", data)
+		for k, fhs := range body.Files {
+			mergeUploads(body.Data, k, fhs)
+		}
 	}
 	return body, nil
 }

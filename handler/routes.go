@@ -28,8 +28,8 @@ func (h *Handler) routes() {
 		m("POST /collections/meta/dry-run-view", h.admin(h.dryRunView))
 		m("GET /collections/{c}", h.admin(h.viewCollection))
 		m("PATCH /collections/{c}", h.admin(h.updateCollection))
-		m("DELETE /collections/{c}", h.admin(h.deleteCollection))
-		m("DELETE /collections/{c}/truncate", h.admin(h.truncateCollection))
+		m("DELETE /collections/{c}", h.admin(h.withCollectionFiles(h.deleteCollection)))
+		m("DELETE /collections/{c}/truncate", h.admin(h.withCollectionFiles(h.truncateCollection)))
 
 		m("GET /collections/{c}/records", h.org(h.listRecords))
 		m("POST /collections/{c}/records", h.org(h.createRecord))
@@ -41,6 +41,9 @@ func (h *Handler) routes() {
 		m("POST /collections/{c}/auth-refresh", h.route(routeSchemaOnly, h.authRefresh))
 
 		m("POST /batch", h.org(h.batch))
+
+		m("GET /files/{c}/{id}/{filename}", h.downloadFile)
+		m("POST /files/token", h.fileToken)
 	}
 	h.mux.HandleFunc("/", h.notFound)
 }

@@ -10,9 +10,10 @@ import (
 
 // validate checks every field of rec (old is the stored record on update,
 // nil on create) and returns field errors keyed by field name; empty when
-// valid. Relation ids must exist; file names must already be on the record
-// (uploads add new names before validation).
-func (s *Service) validate(ctx context.Context, q store.Querier, rec *Record, old *Record) map[string]any {
+// valid. Relation ids must exist; a file name must already be on the
+// record or name one of ups, the uploads of this write, which must fit the
+// field's maxSize and mimeTypes.
+func (s *Service) validate(ctx context.Context, q store.Querier, rec *Record, old *Record, ups map[string]*upload) map[string]any {
 	errs := map[string]any{}
 	for _, f := range rec.Collection.Fields {
 		if f.Type == base.FieldAutodate {
@@ -37,10 +38,18 @@ func (s *Service) validate(ctx context.Context, q store.Querier, rec *Record, ol
 				have = relationIDs(old.Get(f.Name))
 			}
 			for _, name := range relationIDs(v) {
-				if !slices.Contains(have, name) {
-					errs[f.Name] = base.NewFieldError("validation_invalid_file", "Invalid or missing file "+name+".", nil)
-					break
+				if slices.Contains(have, name) {
+					continue
 				}
+				if up, ok := ups[name]; ok && up.field == f {
+					if fe := checkUpload(up); fe != nil {
+						errs[f.Name] = fe
+						break
+					}
+					continue
+				}
+				errs[f.Name] = base.NewFieldError("validation_invalid_file", "Invalid or missing file "+name+".", nil)
+				break
 			}
 		}
 	}

@@ -29,6 +29,10 @@ func (s *Service) Create(ctx context.Context, tx store.Querier, c *base.Collecti
 		return nil, nil, base.Forbidden(msgOnlySuperusers)
 	}
 	input := filterInput(c, body, su)
+	ups, err := takeUploads(c, input)
+	if err != nil {
+		return nil, nil, err
+	}
 	vals, err := ApplyModifiers(c, nil, input)
 	if err != nil {
 		return nil, nil, base.BadRequest(msgFailedCreate, nil).Wrap(err)
@@ -65,8 +69,11 @@ func (s *Service) Create(ctx context.Context, tx store.Querier, c *base.Collecti
 			return nil, nil, base.BadRequest(msgFailedCreate, nil)
 		}
 	}
-	if errs := s.validate(ctx, tx, rec, nil); len(errs) > 0 {
+	if errs := s.validate(ctx, tx, rec, nil, ups); len(errs) > 0 {
 		return nil, nil, base.BadRequest(msgFailedCreate, errs)
+	}
+	if err := s.storeUploads(ctx, rec, ups); err != nil {
+		return nil, nil, err
 	}
 	if err := s.insert(ctx, tx, rec); err != nil {
 		return nil, nil, s.writeError(err, msgFailedCreate)
@@ -94,6 +101,10 @@ func (s *Service) Update(ctx context.Context, tx store.Querier, c *base.Collecti
 	}
 	input := filterInput(c, body, su)
 	delete(input, "id")
+	ups, err := takeUploads(c, input)
+	if err != nil {
+		return nil, nil, err
+	}
 	vals, err := ApplyModifiers(c, cur.Data, input)
 	if err != nil {
 		return nil, nil, base.BadRequest(msgFailedUpdate, nil).Wrap(err)
@@ -123,12 +134,16 @@ func (s *Service) Update(ctx context.Context, tx store.Querier, c *base.Collecti
 		}
 	}
 	rec := &Record{Collection: c, Data: data}
-	if errs := s.validate(ctx, tx, rec, cur); len(errs) > 0 {
+	if errs := s.validate(ctx, tx, rec, cur, ups); len(errs) > 0 {
 		return nil, nil, base.BadRequest(msgFailedUpdate, errs)
+	}
+	if err := s.storeUploads(ctx, rec, ups); err != nil {
+		return nil, nil, err
 	}
 	if err := s.update(ctx, tx, rec); err != nil {
 		return nil, nil, s.writeError(err, msgFailedUpdate)
 	}
+	s.scheduleReplaced(ctx, rec, cur)
 	return rec, []base.Event{s.event(req, base.ActionUpdate, rec)}, nil
 }
 
@@ -211,6 +226,7 @@ func (s *Service) deleteCascade(ctx context.Context, tx store.Querier, rec *Reco
 	if _, err := tx.ExecContext(ctx, q, rec.ID()); err != nil {
 		return classify(fmt.Errorf("delete %s/%s: %w", rec.Collection.Name, rec.ID(), err))
 	}
+	s.scheduleRecordFiles(ctx, rec)
 	*events = append(*events, s.event(req, base.ActionDelete, rec))
 	return nil
 }
