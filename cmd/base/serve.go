@@ -44,6 +44,16 @@ type Config struct {
 	BatchMax         int
 	LogLevel         slog.Level
 	LogFormat        string
+	// File storage (BASE_FILES=local|s3, S3_*) and the file token key
+	// (BASE_FILE_TOKEN_SECRET; default: a key file in Dir).
+	Files            string
+	S3Endpoint       string
+	S3Bucket         string
+	S3Region         string
+	S3AccessKey      string
+	S3SecretKey      string
+	S3ForcePathStyle bool
+	FileTokenSecret  string
 }
 
 // ConfigFromEnv reads the environment through getenv, with defaults.
@@ -81,6 +91,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		}
 	}
 	_ = cfg.LogLevel.UnmarshalText([]byte(get("BASE_LOG_LEVEL", "info")))
+	filesConfigFromEnv(&cfg, getenv)
 	return cfg
 }
 
@@ -127,6 +138,12 @@ func (m *Main) Run(ctx context.Context) error {
 		DefaultOrg: cfg.DefaultOrg,
 		OrgDomains: cfg.OrgDomains,
 		BatchMax:   cfg.BatchMax,
+	}
+	if hcfg.Files, err = openFiles(cfg); err != nil {
+		return err
+	}
+	if hcfg.FileTokenSecret, err = fileTokenSecret(cfg); err != nil {
+		return err
 	}
 	var issuerHandler http.Handler
 	if cfg.IAMEndpoint == "" {
