@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +70,11 @@ func Reader(seed uint64, n int64) io.Reader {
 type prng struct{ r *rand.Rand }
 
 func (p *prng) Read(b []byte) (int, error) {
-	for i := range b {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], p.r.Uint64())
+	}
+	for ; i < len(b); i++ {
 		b[i] = byte(p.r.Uint32())
 	}
 	return len(b), nil

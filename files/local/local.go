@@ -43,7 +43,7 @@ func New(dir string) (*Storage, error) {
 func (s *Storage) Dir() string { return s.dir }
 
 func (s *Storage) path(key string) (string, error) {
-	if !files.ValidKey(key) {
+	if !files.ValidKey(key) || key == tmpDir || strings.HasPrefix(key, tmpDir+"/") {
 		return "", fmt.Errorf("%w: %q", files.ErrInvalidKey, key)
 	}
 	return filepath.Join(s.dir, filepath.FromSlash(key)), nil
@@ -55,7 +55,7 @@ func (s *Storage) Put(ctx context.Context, key string, r io.Reader, size int64, 
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	tmp, err := s.createTemp(filepath.Dir(p))
+	tmp, err := s.createTemp()
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -79,26 +79,40 @@ func (s *Storage) Put(ctx context.Context, key string, r io.Reader, size int64, 
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := s.rename(tmp.Name(), p); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	ok = true
 	return nil
 }
 
-// createTemp creates a temporary file in dir, creating dir first. A
-// concurrent prune may remove the fresh empty directory before the file is
-// created in it; that is retried.
-func (s *Storage) createTemp(dir string) (*os.File, error) {
+// rename moves the finished temporary file into place, creating the
+// target directory. A concurrent DeletePrefix or prune may remove that
+// directory between the two steps; that is retried.
+func (s *Storage) rename(tmp, p string) error {
 	for attempt := 0; ; attempt++ {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
 		}
-		f, err := os.CreateTemp(dir, ".tmp-*")
+		err := os.Rename(tmp, p)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 5 {
-			return f, err
+			return err
 		}
 	}
+}
+
+// tmpDir holds files being written, outside every key prefix so that
+// DeletePrefix never removes a write in progress; it is on the same file
+// system, so the final rename is atomic.
+const tmpDir = ".tmp"
+
+// createTemp creates a temporary file in the root's tmpDir.
+func (s *Storage) createTemp() (*os.File, error) {
+	dir := filepath.Join(s.dir, tmpDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.CreateTemp(dir, "put-*")
 }
 
 // ctxReader stops a copy when ctx is done.
@@ -171,7 +185,7 @@ func (s *Storage) Delete(_ context.Context, key string) error {
 // DeletePrefix implements files.Storage. A prefix is a directory here; any
 // object under it is removed with it.
 func (s *Storage) DeletePrefix(_ context.Context, prefix string) error {
-	if !files.ValidPrefix(prefix) {
+	if !files.ValidPrefix(prefix) || strings.HasPrefix(prefix, tmpDir+"/") {
 		return fmt.Errorf("delete prefix %s: %w: %q", prefix, files.ErrInvalidKey, prefix)
 	}
 	p := filepath.Join(s.dir, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
