@@ -189,7 +189,15 @@ func (s *Storage) DeletePrefix(_ context.Context, prefix string) error {
 		return fmt.Errorf("delete prefix %s: %w: %q", prefix, files.ErrInvalidKey, prefix)
 	}
 	p := filepath.Join(s.dir, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
-	if err := os.RemoveAll(p); err != nil {
+	// A concurrent Put may move a file in while the tree is removed
+	// ("directory not empty"): remove again.
+	var err error
+	for range 10 {
+		if err = os.RemoveAll(p); err == nil {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("delete prefix %s: %w", prefix, err)
 	}
 	s.prune(filepath.Dir(p))
