@@ -91,11 +91,12 @@ func (s *Storage) Put(ctx context.Context, key string, r io.Reader, size int64, 
 // directory between the two steps; that is retried.
 func (s *Storage) rename(tmp, p string) error {
 	for attempt := 0; ; attempt++ {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
+		err := os.MkdirAll(filepath.Dir(p), 0o755)
+		if err == nil {
+			err = os.Rename(tmp, p)
 		}
-		err := os.Rename(tmp, p)
-		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 5 {
+		racing := errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrExist)
+		if err == nil || !racing || attempt == 20 {
 			return err
 		}
 	}
