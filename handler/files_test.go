@@ -388,18 +388,16 @@ func TestFilesBadInput(t *testing.T) {
 			}
 		}
 
-		// A corrupt image (PNG signature, garbage after it) is accepted as
-		// image/png, and a thumbnail request serves the original untouched.
+		// A corrupt image (PNG signature, garbage after it) uploaded to a
+		// field with thumbnails is refused with a 400 and writes nothing.
 		corrupt := "\x89PNG\r\n\x1a\n" + strings.Repeat("garbage", 20)
-		c := fe.multipartOK(t, "POST", recs, "", formPart{name: "pics", file: "bad.png", value: corrupt})
 		before = fe.objects(t)
-		bad := names(c["pics"])[0]
-		r := fileGet(t, fe.h, "/v1/files/"+cid+"/"+c["id"].(string)+"/"+bad+"?thumb=50x50", nil)
-		if r.Code != 200 || string(r.Raw) != corrupt {
-			t.Errorf("corrupt image thumb: %d, %d bytes", r.Code, len(r.Raw))
+		r := fe.multipart(t, "POST", recs, "", formPart{name: "pics", file: "bad.png", value: corrupt})
+		if r.Code != 400 || !strings.Contains(string(r.Raw), "validation_invalid_image") {
+			t.Errorf("corrupt image upload: %d %s, want 400 validation_invalid_image", r.Code, r.Raw)
 		}
 		if got := fe.objects(t); !slices.Equal(got, before) {
-			t.Errorf("a failed thumbnail wrote something: %v", got)
+			t.Errorf("a refused upload wrote something: %v", got)
 		}
 	})
 }

@@ -5,6 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/gif"
+	_ "image/jpeg"
+	_ "image/png"
 	"io"
 	"net/http"
 	"path"
@@ -260,7 +264,34 @@ func checkUpload(up *upload) *base.FieldError {
 			fmt.Sprintf("%q mime type must be one of: %s.", up.file.Name, strings.Join(f.MimeTypes, ", ")),
 			map[string]any{"file": up.file.Name, "mimeTypes": strings.Join(f.MimeTypes, ", ")})
 	}
+	if len(f.Thumbs) > 0 && decodableImageType(up.ctype) && !decodes(up.file) {
+		// A field with thumbnails promises images it can resize: an image
+		// whose signature is right but whose content is corrupt is refused
+		// here rather than failing later on every thumbnail request.
+		return base.NewFieldError("validation_invalid_image",
+			fmt.Sprintf("%q is not a valid image.", up.file.Name), map[string]any{"file": up.file.Name})
+	}
 	return nil
+}
+
+// decodableImageType reports whether thumbnails are made for ctype.
+func decodableImageType(ctype string) bool {
+	switch mediaType(ctype) {
+	case "image/png", "image/jpeg", "image/gif":
+		return true
+	}
+	return false
+}
+
+// decodes reports whether f's content decodes as an image in full.
+func decodes(f *File) bool {
+	rc, err := f.Open()
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	_, _, err = image.Decode(rc)
+	return err == nil
 }
 
 // MimeTypeAllowed reports whether the detected type ctype (parameters
