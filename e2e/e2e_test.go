@@ -7,7 +7,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hanzoai/base/internal/testsrv"
 )
 
 // need skips the test when a tool is missing, or fails it under CI, where
@@ -120,13 +121,31 @@ func tail(s string, lines int) string {
 
 // TestSDK runs the node SDK suite against a fresh server.
 func TestSDK(t *testing.T) {
+	runSDK(t, "sdk/*.test.mjs")
+}
+
+// TestSDKFilesS3 runs the SDK's file tests against a server storing files
+// in a real S3-compatible server (versitygw).
+func TestSDKFilesS3(t *testing.T) {
+	s3 := testsrv.VersityGW(t)
+	if err := os.Mkdir(filepath.Join(s3.Dir, "e2e"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runSDK(t, "sdk/files.test.mjs",
+		"BASE_FILES=s3", "S3_ENDPOINT="+s3.Endpoint, "S3_BUCKET=e2e", "S3_REGION="+s3.Region,
+		"S3_ACCESS_KEY="+s3.AccessKey, "S3_SECRET_KEY="+s3.SecretKey, "S3_FORCE_PATH_STYLE=true")
+}
+
+// runSDK starts base serve (with extra environment) and runs the node
+// test files matching glob against it with the standard identities.
+func runSDK(t *testing.T, glob string, serverEnv ...string) {
 	_, err := exec.LookPath("node")
 	need(t, err == nil, "node")
 	_, err = os.Stat("node_modules/pocketbase")
 	need(t, err == nil, "e2e/node_modules (npm ci)")
 
 	bin := buildBase(t, t.TempDir())
-	srv := startBase(t, bin)
+	srv := startBase(t, bin, serverEnv...)
 	tokens := map[string][]string{
 		"TOKEN_ADMIN":    {"--sub", "acme/admin", "--org", "acme", "--email", "admin@acme.test", "--name", "Admin", "--admin"},
 		"TOKEN_ALICE":    {"--sub", "acme/alice", "--org", "acme", "--email", "alice@acme.test", "--name", "Alice"},
@@ -145,9 +164,9 @@ func TestSDK(t *testing.T) {
 	for k, args := range tokens {
 		env = append(env, k+"="+srv.Token(t, args...))
 	}
-	files, _ := filepath.Glob("sdk/*.test.mjs")
+	files, _ := filepath.Glob(glob)
 	if len(files) == 0 {
-		t.Fatal("no sdk/*.test.mjs files")
+		t.Fatalf("no %s files", glob)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -158,5 +177,4 @@ func TestSDK(t *testing.T) {
 	if err != nil {
 		t.Fatalf("SDK suite failed: %v", err)
 	}
-	fmt.Fprint(os.Stderr, "")
 }
