@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
+	"os"
 	"path"
 	"regexp"
 	"slices"
@@ -368,7 +369,13 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) error {
 	if et := obj.ETag(); et != "" {
 		hdr.Set("ETag", et)
 	}
-	http.ServeContent(w, r, served, obj.ModTime(), obj)
+	var content io.ReadSeeker = obj
+	if f, ok := obj.(interface{ OSFile() *os.File }); ok {
+		// A plain *os.File lets net/http send the body with sendfile(2)
+		// instead of copying it through user space.
+		content = f.OSFile()
+	}
+	http.ServeContent(w, r, served, obj.ModTime(), content)
 	return nil
 }
 

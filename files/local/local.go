@@ -160,6 +160,9 @@ type object struct {
 	mod  time.Time
 }
 
+// OSFile exposes the open file so HTTP can serve it with sendfile(2).
+func (o *object) OSFile() *os.File { return o.File }
+
 func (o *object) Size() int64         { return o.size }
 func (o *object) ModTime() time.Time  { return o.mod }
 func (o *object) ContentType() string { return "" }
