@@ -42,10 +42,10 @@ const (
 	lockKey
 )
 
-// withSchema tells the driver which schema the statements run with ctx
-// belong to.
-func withSchema(ctx context.Context, schema string) context.Context {
-	return context.WithValue(ctx, schemaKey, schema)
+// withSchema tells the driver the search_path (rendered, quoted
+// identifiers) of the statements run with ctx.
+func withSchema(ctx context.Context, path string) context.Context {
+	return context.WithValue(ctx, schemaKey, path)
 }
 
 // withWriteLock makes BeginTx take the transaction-scoped advisory lock
@@ -113,11 +113,11 @@ func (c *conn) simple(ctx context.Context, sql string) (pgconn.CommandTag, error
 	return res[len(res)-1].CommandTag, nil
 }
 
-func setPath(schema string, local bool) string {
+func setPath(path string, local bool) string {
 	if local {
-		return "SET LOCAL search_path TO " + quoteIdent(schema)
+		return "SET LOCAL search_path TO " + path
 	}
-	return "SET search_path TO " + quoteIdent(schema)
+	return "SET search_path TO " + path
 }
 
 // enter prepares the connection for a statement outside an explicit

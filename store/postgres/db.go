@@ -19,7 +19,7 @@ type db struct {
 
 var _ store.DB = (*db)(nil)
 
-func (d *db) ctx(ctx context.Context) context.Context { return withSchema(ctx, d.h.schema) }
+func (d *db) ctx(ctx context.Context) context.Context { return withSchema(ctx, d.h.path) }
 
 func (d *db) Org() string { return d.h.org }
 

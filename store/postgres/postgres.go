@@ -3,11 +3,13 @@
 // instances can share it.
 //
 // An org's schema (Config.SchemaPrefix + org, e.g. "org_acme") is created
-// and bootstrapped (system tables, users collection, helper function and
-// the NOCASE collation) on the org's first Acquire, under a
-// transaction-scoped advisory lock so instances racing on a new org
-// bootstrap it once. The schema comment records the bootstrap version, so
-// a cold org costs one catalogue query per instance.
+// and bootstrapped (system tables, users collection) on the org's first
+// Acquire, under a transaction-scoped advisory lock so instances racing
+// on a new org bootstrap it once. The schema comment records the
+// bootstrap version, so a cold org costs one catalogue query per
+// instance. Helper functions, operators and the NOCASE collation live
+// once per database in a support schema (Config.SchemaPrefix + "_base",
+// e.g. "org__base"), second on every org's search_path.
 //
 // Connections come from one small database/sql pool over pgx (Config.
 // MaxConns, default 4; idle connections close after ConnMaxIdleTime), so
@@ -82,6 +84,10 @@ type Store struct {
 	closed  bool
 	handles map[string]*handle // orgs with outstanding Acquires
 	known   map[string]bool    // orgs known to be bootstrapped
+
+	support   string     // schema of the shared helper functions
+	supportMu sync.Mutex // guards supportOK
+	supportOK bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -90,6 +96,7 @@ var _ store.Store = (*Store)(nil)
 // and the outcome of its first-use bootstrap.
 type handle struct {
 	org, schema string
+	path        string // rendered search_path: the org schema, then the support schema
 	lockKey     int64
 	wsem        chan struct{}
 	refs        int // guarded by Store.mu
@@ -138,7 +145,9 @@ func Open(cfg Config) (*Store, error) {
 	db.SetMaxIdleConns(min(cfg.MaxIdleConns, cfg.MaxConns))
 	db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
 	db.SetConnMaxLifetime(30 * time.Minute)
-	return &Store{cfg: cfg, db: db, handles: map[string]*handle{}, known: map[string]bool{}}, nil
+	return &Store{cfg: cfg, db: db, handles: map[string]*handle{}, known: map[string]bool{},
+		// No org can own it: org names start with a letter or digit.
+		support: cfg.SchemaPrefix + "_base"}, nil
 }
 
 func validPrefix(p string) bool {
@@ -208,7 +217,7 @@ func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
 		}
 		return &db{s: s, h: h}, nil
 	}
-	h := &handle{org: org, schema: schema, lockKey: advisoryKey(schema), wsem: make(chan struct{}, 1),
+	h := &handle{org: org, schema: schema, path: quoteIdent(schema) + ", " + quoteIdent(s.support), lockKey: advisoryKey(schema), wsem: make(chan struct{}, 1),
 		refs: 1, ready: make(chan struct{})}
 	s.handles[org] = h
 	known := s.known[org]
@@ -248,8 +257,8 @@ func (s *Store) markKnown(org string) {
 	s.mu.Unlock()
 }
 
-// bootstrapped reports whether schema exists with the bootstrap marker.
-func (s *Store) bootstrapped(ctx context.Context, schema string) (bool, error) {
+// bootstrapped reports whether schema exists with the marker comment.
+func (s *Store) bootstrapped(ctx context.Context, schema, marker string) (bool, error) {
 	var comment string
 	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace WHERE nspname = ?`, schema).Scan(&comment)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -258,12 +267,74 @@ func (s *Store) bootstrapped(ctx context.Context, schema string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return comment == bootstrapVersion, nil
+	return comment == marker, nil
+}
+
+// supportVersion marks the support schema as complete.
+const supportVersion = "base-support:1"
+
+// ensureSupport creates the schema of the helper functions, operators
+// and collation every org schema uses (once per database, not per org:
+// 10,000 orgs must not mean 10,000 copies in the catalogue).
+func (s *Store) ensureSupport(ctx context.Context) error {
+	s.supportMu.Lock()
+	defer s.supportMu.Unlock()
+	if s.supportOK {
+		return nil
+	}
+	ok, err := s.bootstrapped(ctx, s.support, supportVersion)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.createSupport(ctx); err != nil {
+			return err
+		}
+	}
+	s.supportOK = true
+	return nil
+}
+
+func (s *Store) createSupport(ctx context.Context) error {
+	q := quoteIdent(s.support)
+	tx, err := s.db.BeginTx(withWriteLock(ctx, advisoryKey(s.support)), nil)
+	if err != nil {
+		return fmt.Errorf("support schema: %w", err)
+	}
+	defer tx.Rollback()
+	var comment string
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE(obj_description(oid, 'pg_namespace'), '') FROM pg_namespace WHERE nspname = ?`, s.support).Scan(&comment)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("support schema: %w", err)
+	}
+	if comment == supportVersion {
+		return nil
+	}
+	// Helper functions and operators of ConvertExpr and rules.Postgres,
+	// and the collation COLLATE NOCASE in index definitions (PocketBase's
+	// usual unique email/username indexes) resolves to: case-insensitive
+	// with ICU (Unicode-wide, where SQLite's NOCASE folds ASCII only).
+	// One round trip: statements without arguments go as one simple query.
+	ddl := append([]string{"CREATE SCHEMA IF NOT EXISTS " + q, "SET LOCAL search_path TO " + q}, supportDDL()...)
+	ddl = append(ddl, `CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
+	if _, err := tx.ExecContext(ctx, strings.Join(ddl, ";\n")); err != nil {
+		return fmt.Errorf("support schema: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "COMMENT ON SCHEMA "+q+" IS '"+supportVersion+"'"); err != nil {
+		return fmt.Errorf("support schema: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("support schema: %w", err)
+	}
+	return nil
 }
 
 // ensure bootstraps h's schema unless it already is.
 func (s *Store) ensure(ctx context.Context, h *handle) error {
-	ok, err := s.bootstrapped(ctx, h.schema)
+	if err := s.ensureSupport(ctx); err != nil {
+		return fmt.Errorf("open org %q: %w", h.org, err)
+	}
+	ok, err := s.bootstrapped(ctx, h.schema, bootstrapVersion)
 	if err != nil {
 		return fmt.Errorf("open org %q: %w", h.org, err)
 	}
@@ -281,7 +352,7 @@ func (s *Store) ensure(ctx context.Context, h *handle) error {
 func (s *Store) bootstrap(ctx context.Context, h *handle) error {
 	h.wsem <- struct{}{}
 	defer func() { <-h.wsem }()
-	ctx = withWriteLock(withSchema(ctx, h.schema), h.lockKey)
+	ctx = withWriteLock(withSchema(ctx, h.path), h.lockKey)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
@@ -296,22 +367,8 @@ func (s *Store) bootstrap(ctx context.Context, h *handle) error {
 		return nil
 	}
 	q := quoteIdent(h.schema)
-	for _, stmt := range []string{
-		"CREATE SCHEMA IF NOT EXISTS " + q,
-		"SET LOCAL search_path TO " + q,
-	} {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("bootstrap: %s: %w", firstLine(stmt), err)
-		}
-	}
-	// Helper functions and operators of ConvertExpr and rules.Postgres,
-	// and the collation COLLATE NOCASE in index definitions (PocketBase's
-	// usual unique email/username indexes) resolves to: case-insensitive
-	// with ICU (Unicode-wide, where SQLite's NOCASE folds ASCII only).
-	// One round trip: statements without arguments go as one simple query.
-	ddl := append(supportDDL(), `CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
-	if _, err := tx.ExecContext(ctx, strings.Join(ddl, ";\n")); err != nil {
-		return fmt.Errorf("bootstrap: support functions: %w", err)
+	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+q+"; SET LOCAL search_path TO "+h.path); err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
 	}
 	if err := store.Bootstrap(ctx, &sqlTx{tx: tx}, Dialect, h.org); err != nil {
 		return err
@@ -323,13 +380,6 @@ func (s *Store) bootstrap(ctx context.Context, h *handle) error {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	return nil
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // Exists reports whether org's schema has been bootstrapped, creating
@@ -348,7 +398,7 @@ func (s *Store) Exists(ctx context.Context, org string) (bool, error) {
 	if known {
 		return true, nil
 	}
-	ok, err := s.bootstrapped(ctx, schema)
+	ok, err := s.bootstrapped(ctx, schema, bootstrapVersion)
 	if err != nil {
 		return false, fmt.Errorf("exists %q: %w", org, err)
 	}

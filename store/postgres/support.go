@@ -2,8 +2,8 @@ package postgres
 
 import "fmt"
 
-// supportDDL creates, in the current (org) schema, what the PostgreSQL
-// SQL of Base relies on:
+// supportDDL creates, in the support schema (second on every org's
+// search_path), what the PostgreSQL SQL of Base relies on:
 //
 //   - base_json(text): the text as json, NULL when it is none;
 //   - base_strftime(fmt, time, modifiers...): SQLite's strftime for the
