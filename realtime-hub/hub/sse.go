@@ -74,30 +74,100 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	defer h.unregister(c)
 	if c.org != "" {
 		h.join(c.org, c)
 		h.reindex(c)
 	}
+	connect := []byte("id:" + c.id + "\nevent:PB_CONNECT\ndata:{\"clientId\":\"" + c.id + "\"}\n\n")
+	start := func() {
+		if replayOrg != "" {
+			go h.replay(c, replayOrg, replayAfter)
+		}
+	}
 
-	// Frames are assembled in buf and written with one Write and one Flush
-	// per batch: everything queued since the last write goes out together.
-	var buf []byte
-	var batch []*message
+	// HTTP/1.x: take the connection over. The response is written raw
+	// (no chunked framing, body until close), the handler's goroutine and
+	// the server's buffers are released, and the stream is served by two
+	// small goroutines: the writer loop and a reader that notices the
+	// client going away.
+	if conn, _, err := rc.Hijack(); err == nil {
+		hdr.Set("Connection", "close")
+		head := make([]byte, 0, 512)
+		head = append(head, "HTTP/1.1 200 OK\r\n"...)
+		hb := &byteWriter{b: head}
+		_ = hdr.Write(hb)
+		head = append(hb.b, "\r\n"...)
+		head = append(head, connect...)
+		go func() {
+			defer conn.Close()
+			defer h.unregister(c)
+			write := deadlineWriter(conn)
+			if !write(head) {
+				return
+			}
+			go func() {
+				var one [1]byte
+				for {
+					if _, err := conn.Read(one[:]); err != nil {
+						c.kill()
+						return
+					}
+				}
+			}()
+			start()
+			h.sseLoop(c, write, nil)
+		}()
+		return
+	}
+
+	// HTTP/2 (or a writer that cannot be hijacked): stream through the
+	// ResponseWriter, flushing each batch.
+	defer h.unregister(c)
+	var last time.Time
 	write := func(b []byte) bool {
-		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if now := time.Now(); now.Sub(last) > writeTimeout/3 {
+			_ = rc.SetWriteDeadline(now.Add(writeTimeout))
+			last = now
+		}
 		if _, err := w.Write(b); err != nil {
 			return false
 		}
 		return rc.Flush() == nil
 	}
 	w.WriteHeader(http.StatusOK)
-	if !write([]byte("id:" + c.id + "\nevent:PB_CONNECT\ndata:{\"clientId\":\"" + c.id + "\"}\n\n")) {
+	if !write(connect) {
 		return
 	}
-	if replayOrg != "" {
-		go h.replay(c, replayOrg, replayAfter)
+	start()
+	h.sseLoop(c, write, r.Context().Done())
+}
+
+// byteWriter appends to b.
+type byteWriter struct{ b []byte }
+
+func (w *byteWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+
+// deadlineWriter writes to conn with a write deadline, renewed only when a
+// third of it has passed (renewing per write costs a timer update each):
+// every write has between 2/3 and all of writeTimeout to complete.
+func deadlineWriter(conn net.Conn) func([]byte) bool {
+	var last time.Time
+	return func(b []byte) bool {
+		if now := time.Now(); now.Sub(last) > writeTimeout/3 {
+			_ = conn.SetWriteDeadline(now.Add(writeTimeout))
+			last = now
+		}
+		_, err := conn.Write(b)
+		return err == nil
 	}
+}
+
+// sseLoop writes c's queued messages until c dies, a write fails or gone
+// is closed. Frames are assembled in one buffer and written with one write
+// per batch: everything queued since the last write goes out together.
+func (h *Hub) sseLoop(c *client, write func([]byte) bool, gone <-chan struct{}) {
+	var buf []byte
+	var batch []*message
 	ping := time.NewTicker(h.cfg.KeepAlive)
 	defer ping.Stop()
 	for {
@@ -130,7 +200,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 			}
 		case <-c.dead:
 			return
-		case <-r.Context().Done():
+		case <-gone:
 			return
 		}
 	}

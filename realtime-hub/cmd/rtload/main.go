@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -52,6 +53,7 @@ func main() {
 	pid := flag.Int("pid", 0, "server process id: sample its RSS and CPU time")
 	cpuprofile := flag.String("cpuprofile", "", "write this process's CPU profile (with the in-process server: the hub's too)")
 	connect := flag.Int("connect", 200, "subscribers connecting at once")
+	memprofile := flag.String("memprofile", "", "write this process's heap profile at the end of the write phase")
 	flag.Parse()
 
 	base := *url
@@ -148,6 +150,15 @@ func main() {
 	}
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()
+	}
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		runtime.GC()
+		pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
 	}
 	var srv procStats
 	if sampler != nil {
