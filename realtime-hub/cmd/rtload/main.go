@@ -54,6 +54,7 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write this process's CPU profile (with the in-process server: the hub's too)")
 	connect := flag.Int("connect", 200, "subscribers connecting at once")
 	memprofile := flag.String("memprofile", "", "write this process's heap profile at the end of the write phase")
+	hidden := flag.Bool("hidden", false, "create records the list rule hides (published=false): subscribers evaluate every event and receive none")
 	flag.Parse()
 
 	base := *url
@@ -125,7 +126,7 @@ func main() {
 		go func() {
 			defer writes.Done()
 			sent := time.Now()
-			body, _ := json.Marshal(map[string]any{"title": strconv.FormatInt(sent.UnixNano(), 10), "published": true})
+			body, _ := json.Marshal(map[string]any{"title": strconv.FormatInt(sent.UnixNano(), 10), "published": !*hidden})
 			req, _ := http.NewRequest("POST", base+"/v1/collections/posts/records", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			res, err := client.Do(req)
@@ -143,6 +144,9 @@ func main() {
 	writeEnd := time.Now()
 	// Drain: wait until every delivery arrived or 5 s passed.
 	expected := int64(created) * int64(*subs-int(failed.Load()))
+	if *hidden {
+		expected = 0
+	}
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if total(recs) >= expected {
 			break
@@ -181,8 +185,8 @@ func main() {
 	fmt.Printf("delivery latency: p50=%v p90=%v p99=%v max=%v\n", p[0], p[1], p[2], p[3])
 	fmt.Printf("create latency:   p50=%v p90=%v p99=%v max=%v\n", w[0], w[1], w[2], w[3])
 	if sampler != nil {
-		fmt.Printf("server: peak RSS %.0f MiB (VmHWM %.0f MiB), CPU %.2f cores over the run\n",
-			float64(srv.peakRSS)/(1<<20), float64(srv.hwm)/(1<<20), srv.cpu)
+		fmt.Printf("server: peak RSS %.0f MiB (VmHWM %.0f MiB), CPU %.2f cores; rtload %.2f cores; other processes %.2f cores (machine busy %.2f of %d cores)\n",
+			float64(srv.peakRSS)/(1<<20), float64(srv.hwm)/(1<<20), srv.cpu, srv.self, max(0, srv.busy-srv.cpu-srv.self), srv.busy, runtime.NumCPU())
 	}
 }
 
@@ -311,7 +315,9 @@ func runWS(ctx context.Context, base string, ready func(), rec *recorder) error 
 // procStats are a process's peak resident set and CPU use.
 type procStats struct {
 	peakRSS, hwm int64
-	cpu          float64 // cores
+	cpu          float64 // cores used by the server
+	self         float64 // cores used by rtload
+	busy         float64 // cores used by the whole machine (/proc/stat)
 }
 
 type procSampler struct {
@@ -327,7 +333,8 @@ func startSampler(pid int) *procSampler {
 	res := make(chan procStats)
 	go func() {
 		var st procStats
-		c0, t0 := cpuTicks(pid), time.Now()
+		c0, s0, t0 := cpuTicks(pid), cpuTicks(os.Getpid()), time.Now()
+		b0, _ := machineTicks()
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -337,7 +344,11 @@ func startSampler(pid int) *procSampler {
 			select {
 			case <-t.C:
 			case <-quit:
-				st.cpu = float64(cpuTicks(pid)-c0) / 100 / time.Since(t0).Seconds()
+				secs := time.Since(t0).Seconds()
+				st.cpu = float64(cpuTicks(pid)-c0) / 100 / secs
+				st.self = float64(cpuTicks(os.Getpid())-s0) / 100 / secs
+				b1, _ := machineTicks()
+				st.busy = float64(b1-b0) / 100 / secs
 				res <- st
 				return
 			}
@@ -370,6 +381,24 @@ func memStatus(pid int) (rss, hwm int64) {
 		}
 	}
 	return rss, hwm
+}
+
+// machineTicks returns the machine's non-idle CPU time in clock ticks.
+func machineTicks() (int64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, nil
 }
 
 // cpuTicks returns utime+stime of pid in clock ticks (USER_HZ = 100).
