@@ -29,6 +29,29 @@ type message struct {
 	// sse is the SSE frame after the id line:
 	// "\nevent:<topic>\ndata:{...}\n\n".
 	sse []byte
+
+	wsOnce sync.Once
+	ws     []byte // the WebSocket event frame, rendered on first use
+}
+
+// wsFrame returns the WebSocket event frame (base-v1.md §5), rendered once.
+func (m *message) wsFrame() []byte {
+	m.wsOnce.Do(func() {
+		topic, _ := json.Marshal(m.topic)
+		id, _ := json.Marshal(m.id)
+		b := make([]byte, 0, len(topic)+len(m.record)+len(id)+64)
+		b = append(b, `{"type":"event","topic":`...)
+		b = append(b, topic...)
+		b = append(b, `,"action":"`...)
+		b = append(b, m.action...)
+		b = append(b, `","record":`...)
+		b = append(b, m.record...)
+		b = append(b, `,"id":`...)
+		b = append(b, id...)
+		b = append(b, '}')
+		m.ws = b
+	})
+	return m.ws
 }
 
 // newMessage renders the parts of a message every client shares.

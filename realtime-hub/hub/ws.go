@@ -126,19 +126,27 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-c.notify:
 			batch = c.take(batch)
-			for i, m := range batch {
-				frame := struct {
-					Type   string          `json:"type"`
-					Topic  string          `json:"topic"`
-					Action base.Action     `json:"action"`
-					Record json.RawMessage `json:"record"`
-					ID     string          `json:"id"`
-				}{"event", m.topic, m.action, m.record, m.id}
-				batch[i] = nil
-				if !send(frame) {
-					return
+			if len(batch) == 0 {
+				continue
+			}
+			// One deadline for the batch; each frame is rendered once per
+			// message and shared by every client that receives it.
+			wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
+			wmu.Lock()
+			n := 0
+			var err error
+			for _, m := range batch {
+				if err = conn.Write(wctx, websocket.MessageText, m.wsFrame()); err != nil {
+					break
 				}
-				h.stats.Delivered.Add(1)
+				n++
+			}
+			wmu.Unlock()
+			wcancel()
+			clear(batch)
+			h.stats.Delivered.Add(int64(n))
+			if err != nil {
+				return
 			}
 		case <-ping.C:
 			pctx, pcancel := context.WithTimeout(ctx, writeTimeout)
