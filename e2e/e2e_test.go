@@ -9,6 +9,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,6 +135,22 @@ func TestSDKFilesS3(t *testing.T) {
 	runSDK(t, "sdk/files.test.mjs",
 		"BASE_FILES=s3", "S3_ENDPOINT="+s3.Endpoint, "S3_BUCKET=e2e", "S3_REGION="+s3.Region,
 		"S3_ACCESS_KEY="+s3.AccessKey, "S3_SECRET_KEY="+s3.SecretKey, "S3_FORCE_PATH_STYLE=true")
+}
+
+// TestSDKPostgres runs the whole SDK suite against base serve on a real
+// PostgreSQL (BASE_STORE=postgres): one schema per org.
+func TestSDKPostgres(t *testing.T) {
+	pg := testsrv.Postgres(t)
+	runSDK(t, "sdk/*.test.mjs", "BASE_STORE=postgres", "BASE_STORE_URL="+pg.URL)
+}
+
+// TestSDKLibSQL runs the whole SDK suite against base serve on a real sqld
+// with one namespace per org (BASE_STORE=libsql).
+func TestSDKLibSQL(t *testing.T) {
+	srv := testsrv.SQLD(t, true)
+	_, port, _ := strings.Cut(srv.Addr, ":")
+	u := "http://{org}.sqld.test:" + port + "?proxy=" + url.QueryEscape("http://"+srv.Addr) + "&admin=" + url.QueryEscape(srv.AdminURL)
+	runSDK(t, "sdk/*.test.mjs", "BASE_STORE=libsql", "BASE_STORE_URL="+u)
 }
 
 // runSDK starts base serve (with extra environment) and runs the node
