@@ -62,10 +62,17 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startBase starts `base serve` and waits for /v1/health.
+// startBase starts `base serve` on a fresh data directory and waits for
+// /v1/health.
 func startBase(t *testing.T, bin string, env ...string) *Server {
 	t.Helper()
-	dir := t.TempDir()
+	return startBaseDir(t, bin, t.TempDir(), env...)
+}
+
+// startBaseDir starts `base serve` on dir (several instances may share one:
+// they share the dev IAM key) and waits for /v1/health.
+func startBaseDir(t *testing.T, bin, dir string, env ...string) *Server {
+	t.Helper()
 	addr := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "serve", "--http", addr, "--dir", dir)

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -126,17 +127,7 @@ func storeError(err error) error {
 }
 
 func isUnavailable(err error) bool {
-	for e := err; e != nil; {
-		if e == store.ErrUnavailable || e == context.DeadlineExceeded {
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
+	return errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // withTx runs fn in a write transaction on e.db, commits, and publishes the
