@@ -197,8 +197,9 @@ func TestAWSExampleApply(t *testing.T) {
 		t.Errorf("only %d resources in state:\n%s", n, state)
 	}
 	// moto never finishes deleting an ElastiCache cluster (it stays
-	// "deleting"), so the cluster leaves the state before destroy.
-	run(t, dir, nil, tf, "state", "rm", "module.realtime[0].aws_elasticache_cluster.bus[0]")
+	// "deleting", and so its subnet group stays in use), so both leave the
+	// state before destroy.
+	run(t, dir, nil, tf, "state", "rm", "module.realtime[0].aws_elasticache_cluster.bus[0]", "module.realtime[0].aws_elasticache_subnet_group.bus")
 	run(t, dir, nil, tf, append([]string{"destroy", "-input=false", "-no-color", "-auto-approve"}, vars...)...)
 	if left := strings.TrimSpace(run(t, dir, nil, tf, "state", "list")); left != "" {
 		t.Errorf("resources left after destroy:\n%s", left)

@@ -115,6 +115,7 @@ module "base" {
   function_url         = var.function_url
   schedules            = var.schedules
   force_destroy_bucket = var.force_destroy_bucket
+  extra_environment    = var.extra_environment
 }
 
 module "realtime" {

@@ -92,3 +92,9 @@ variable "redis_replication_group" {
   type        = bool
   default     = true
 }
+
+variable "extra_environment" {
+  description = "More environment for the function; overrides the module's (e.g. { BASE_FILES = \"local\", BASE_LOG_LEVEL = \"debug\" })."
+  type        = map(string)
+  default     = {}
+}
