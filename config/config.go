@@ -14,12 +14,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hanzoai/base/auth"
 	"github.com/hanzoai/base/handler"
-	"github.com/hanzoai/base/store"
-	"github.com/hanzoai/base/store/sqlite"
+	"github.com/hanzoai/base/realtime-hub/bus/redisbus"
 )
 
 // Config is the deployment configuration read from the environment.
@@ -40,6 +38,20 @@ type Config struct {
 	MaxBodySize int64             // BASE_MAX_BODY_SIZE in bytes (0: handler default)
 	Files       string            // BASE_FILES: local or s3 (default local)
 	LogLevel    slog.Level        // BASE_LOG_LEVEL (default info)
+
+	// S3_* and BASE_FILE_TOKEN_SECRET (see Files).
+	S3Endpoint, S3Bucket, S3Region, S3AccessKey, S3SecretKey string
+	S3ForcePathStyle                                         bool
+	FileTokenSecret                                          string
+}
+
+// FilesConfig returns the file storage part of cfg.
+func (cfg Config) FilesConfig() Files {
+	return Files{
+		Kind: cfg.Files, Dir: cfg.Dir, S3Endpoint: cfg.S3Endpoint, S3Bucket: cfg.S3Bucket,
+		S3Region: cfg.S3Region, S3AccessKey: cfg.S3AccessKey, S3SecretKey: cfg.S3SecretKey,
+		S3ForcePathStyle: cfg.S3ForcePathStyle, TokenSecret: cfg.FileTokenSecret,
+	}
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in mains, a
@@ -66,8 +78,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		DefaultOrg:  get("BASE_DEFAULT_ORG", "default"),
 		OrgDomains:  map[string]string{},
 		Files:       get("BASE_FILES", "local"),
+		S3Endpoint:  get("S3_ENDPOINT", ""), S3Bucket: get("S3_BUCKET", ""), S3Region: get("S3_REGION", ""),
+		S3AccessKey: get("S3_ACCESS_KEY", ""), S3SecretKey: get("S3_SECRET_KEY", ""),
+		FileTokenSecret: get("BASE_FILE_TOKEN_SECRET", ""),
 	}
 	var errs []error
+	if v := get("S3_FORCE_PATH_STYLE", ""); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("S3_FORCE_PATH_STYLE=%q: not a boolean", v))
+		}
+		cfg.S3ForcePathStyle = b
+	}
 	if v := get("BASE_BATCH_MAX", ""); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -113,26 +135,27 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
-// Open opens the store cfg names, builds the token verifier for the
-// external IAM (discovering its endpoints, with a fallback to canonical
-// paths when discovery is unreachable) and returns the API handler and a
-// Closer that releases the store. Without IAM_ENDPOINT every request is a
-// guest (logged as a warning). Drivers and features that are not built
-// yet are errors, never silently replaced.
+// Open opens the store, file storage and realtime bus cfg names, builds
+// the token verifier for the external IAM (discovered lazily: no network
+// at start-up) and returns the API handler and a Closer for all of it.
+// Without IAM_ENDPOINT every request is a guest (logged as a warning).
+// With BASE_REDIS_URL, committed changes are published to Redis for the
+// realtime hub; without it they are not published (a serverless handler
+// has no hub of its own).
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, io.Closer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.RedisURL != "" {
-		return nil, nil, errors.New("config: BASE_REDIS_URL is set, but the Redis bus is not built yet")
-	}
-	if cfg.Files != "" && cfg.Files != "local" {
-		return nil, nil, fmt.Errorf("config: BASE_FILES=%q is not built yet", cfg.Files)
-	}
-	st, err := openStore(cfg, log)
-	if err != nil {
+	var closers closeAll
+	fail := func(err error) (http.Handler, io.Closer, error) {
+		closers.Close()
 		return nil, nil, err
 	}
+	st, err := OpenStore(cfg.Store, cfg.StoreURL, cfg.Dir, log)
+	if err != nil {
+		return fail(fmt.Errorf("config: %w", err))
+	}
+	closers = append(closers, st.Close)
 	hcfg := handler.Config{
 		Store:       st,
 		Logger:      log,
@@ -143,60 +166,47 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, io.C
 		MaxBodySize: cfg.MaxBodySize,
 		IAMClientID: cfg.IAMClientID,
 	}
+	if hcfg.Files, err = OpenFiles(cfg.FilesConfig()); err != nil {
+		return fail(fmt.Errorf("config: %w", err))
+	}
+	if hcfg.FileTokenSecret, err = FileTokenSecret(cfg.FilesConfig()); err != nil {
+		return fail(fmt.Errorf("config: %w", err))
+	}
+	if cfg.RedisURL != "" {
+		rb, err := redisbus.New(redisbus.Config{URL: cfg.RedisURL, Logger: log})
+		if err != nil {
+			return fail(fmt.Errorf("config: realtime bus: %w", err))
+		}
+		closers = append(closers, rb.Close)
+		hcfg.Publisher = rb
+	}
 	if cfg.IAMEndpoint == "" {
 		log.Warn("IAM_ENDPOINT is not set: no token is accepted, every request is a guest")
 	} else {
-		v, authorize, err := verifier(ctx, cfg, log)
-		if err != nil {
-			st.Close()
-			return nil, nil, err
-		}
+		endpoint := strings.TrimRight(cfg.IAMEndpoint, "/")
+		v := auth.NewDiscovering(endpoint, auth.Config{Issuer: cfg.IAMIssuer, Audience: cfg.IAMAudience})
 		hcfg.Verifier = v
-		hcfg.IAMAuthorizeURL = authorize
+		hcfg.IAMAuthorize = func(ctx context.Context) string {
+			if d, err := v.Document(ctx); err == nil && d.AuthorizationEndpoint != "" {
+				return d.AuthorizationEndpoint
+			}
+			return endpoint + "/v1/iam/oauth/authorize"
+		}
 	}
 	h, err := handler.New(hcfg)
 	if err != nil {
-		st.Close()
-		return nil, nil, fmt.Errorf("config: %w", err)
+		return fail(fmt.Errorf("config: %w", err))
 	}
-	return h, st, nil
+	return h, closers, nil
 }
 
-// openStore opens the driver cfg.Store names, with an explicit switch.
-func openStore(cfg Config, log *slog.Logger) (store.Store, error) {
-	switch cfg.Store {
-	case "sqlite", "":
-		st, err := sqlite.Open(sqlite.Config{Dir: cfg.Dir, Logger: log})
-		if err != nil {
-			return nil, fmt.Errorf("config: open sqlite store: %w", err)
-		}
-		return st, nil
-	default:
-		return nil, fmt.Errorf("config: BASE_STORE=%q is not built yet (want sqlite)", cfg.Store)
-	}
-}
+// closeAll closes in reverse order of opening.
+type closeAll []func() error
 
-// verifier discovers the external IAM, falling back to its canonical
-// paths when discovery is unreachable, as `base serve` does.
-func verifier(ctx context.Context, cfg Config, log *slog.Logger) (*auth.Verifier, string, error) {
-	endpoint := strings.TrimRight(cfg.IAMEndpoint, "/")
-	issuer, jwks, authorize := endpoint, endpoint+"/v1/iam/.well-known/jwks", endpoint+"/v1/iam/oauth/authorize"
-	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if d, err := auth.Discover(dctx, nil, endpoint); err != nil {
-		log.Warn("IAM discovery failed; using canonical paths", "endpoint", endpoint, "err", err)
-	} else {
-		issuer, jwks = d.Issuer, d.JWKSURI
-		if d.AuthorizationEndpoint != "" {
-			authorize = d.AuthorizationEndpoint
-		}
+func (c closeAll) Close() error {
+	var errs []error
+	for i := len(c) - 1; i >= 0; i-- {
+		errs = append(errs, c[i]())
 	}
-	if cfg.IAMIssuer != "" {
-		issuer = cfg.IAMIssuer
-	}
-	v, err := auth.New(ctx, auth.Config{Issuer: issuer, Audience: cfg.IAMAudience, JWKSURL: jwks})
-	if err != nil {
-		return nil, "", fmt.Errorf("config: token verifier: %w", err)
-	}
-	return v, authorize, nil
+	return errors.Join(errs...)
 }

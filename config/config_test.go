@@ -54,11 +54,17 @@ func TestOpen(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Errorf("health: %d %s", w.Code, w.Body)
 	}
-	for _, bad := range []map[string]string{{"BASE_REDIS_URL": "redis://x"}, {"BASE_STORE": "postgres"}, {"BASE_FILES": "s3"}} {
+	// Incomplete or invalid settings fail at Open, naming what is missing.
+	for _, bad := range []map[string]string{
+		{"BASE_REDIS_URL": "http://not-redis"},
+		{"BASE_STORE": "postgres"}, // no BASE_STORE_URL
+		{"BASE_STORE": "libsql"},   // no BASE_STORE_URL
+		{"BASE_FILES": "s3"},       // no S3_BUCKET
+	} {
 		bad["BASE_DIR"] = t.TempDir()
 		cfg, _ := config.FromEnv(env(bad))
 		if _, _, err := config.Open(context.Background(), cfg, nil); err == nil {
-			t.Errorf("Open(%v) must fail: not built yet", bad)
+			t.Errorf("Open(%v) must fail", bad)
 		}
 	}
 }

@@ -1,18 +1,10 @@
 package main
 
 import (
-	"crypto/rand"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
-	"time"
 
+	"github.com/hanzoai/base/config"
 	"github.com/hanzoai/base/files"
-	"github.com/hanzoai/base/files/local"
-	"github.com/hanzoai/base/files/s3"
 )
 
 // filesConfigFromEnv reads BASE_FILES, S3_* and BASE_FILE_TOKEN_SECRET.
@@ -30,69 +22,19 @@ func filesConfigFromEnv(cfg *Config, getenv func(string) string) {
 	cfg.FileTokenSecret = getenv("BASE_FILE_TOKEN_SECRET")
 }
 
-// openFiles opens the file storage cfg.Files names: "local" keeps files
-// under <dir>/files, "s3" in the S3_BUCKET bucket.
-func openFiles(cfg Config) (files.Storage, error) {
-	switch cfg.Files {
-	case "local", "":
-		st, err := local.New(filepath.Join(cfg.Dir, "files"))
-		if err != nil {
-			return nil, fmt.Errorf("open local file storage: %w", err)
-		}
-		return st, nil
-	case "s3":
-		if cfg.S3Bucket == "" {
-			return nil, errors.New("BASE_FILES=s3 needs S3_BUCKET")
-		}
-		st, err := s3.New(s3.Config{
-			Endpoint: cfg.S3Endpoint, Bucket: cfg.S3Bucket, Region: cfg.S3Region,
-			AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey, ForcePathStyle: cfg.S3ForcePathStyle,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("open s3 file storage: %w", err)
-		}
-		return st, nil
-	default:
-		return nil, fmt.Errorf("BASE_FILES=%q is not supported (want local or s3)", cfg.Files)
+// filesConfig is the file storage part of cfg.
+func filesConfig(cfg Config) config.Files {
+	return config.Files{
+		Kind: cfg.Files, Dir: cfg.Dir, S3Endpoint: cfg.S3Endpoint, S3Bucket: cfg.S3Bucket,
+		S3Region: cfg.S3Region, S3AccessKey: cfg.S3AccessKey, S3SecretKey: cfg.S3SecretKey,
+		S3ForcePathStyle: cfg.S3ForcePathStyle, TokenSecret: cfg.FileTokenSecret,
 	}
 }
 
-// fileTokenSecret is the key file tokens are signed with: BASE_FILE_TOKEN_SECRET
-// when set (deployments across hosts), else <dir>/file-token.key, created
-// once with 32 random bytes, so every process on one --dir shares it.
-func fileTokenSecret(cfg Config) ([]byte, error) {
-	if cfg.FileTokenSecret != "" {
-		return []byte(cfg.FileTokenSecret), nil
-	}
-	path := filepath.Join(cfg.Dir, "file-token.key")
-	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
-		return b, nil
-	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("file token key: %w", err)
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	// O_EXCL: when several processes start together, one key wins and
-	// everyone reads it.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		_, werr := f.Write(key)
-		if err := errors.Join(werr, f.Close()); err != nil {
-			return nil, fmt.Errorf("file token key: %w", err)
-		}
-		return key, nil
-	}
-	if !errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("file token key: %w", err)
-	}
-	for range 50 { // another process is writing it
-		if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
-			return b, nil
-		}
-		sleep()
-	}
-	return nil, fmt.Errorf("file token key: %s is shorter than 32 bytes", path)
-}
+// openFiles opens the file storage cfg.Files names (config.OpenFiles).
+func openFiles(cfg Config) (files.Storage, error) { return config.OpenFiles(filesConfig(cfg)) }
 
-func sleep() { time.Sleep(20 * time.Millisecond) }
+// fileTokenSecret is the key protected-file tokens are signed with
+// (config.FileTokenSecret: BASE_FILE_TOKEN_SECRET, else a key shared by
+// every process on one --dir).
+func fileTokenSecret(cfg Config) ([]byte, error) { return config.FileTokenSecret(filesConfig(cfg)) }
