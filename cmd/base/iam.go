@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/hanzoai/base/iam"
 )
@@ -24,7 +25,16 @@ type embeddedIAM struct {
 func startIAM(ctx context.Context, cfg iam.Config, fail func(error)) *embeddedIAM {
 	e := &embeddedIAM{ready: make(chan struct{})}
 	go func() {
-		e.srv, e.err = iam.New(ctx, cfg)
+		// Several processes starting together on a fresh data directory
+		// race to create the IAM's tables; a loser retries on the schema
+		// the winner committed.
+		for attempt := 0; ; attempt++ {
+			e.srv, e.err = iam.New(ctx, cfg)
+			if e.err == nil || attempt == 4 || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(time.Duration(100*(attempt+1)) * time.Millisecond)
+		}
 		close(e.ready)
 		if e.err != nil {
 			fail(fmt.Errorf("embedded IAM: %w", e.err))

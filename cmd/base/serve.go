@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	httpadapter "github.com/hanzoai/base/adapters/http"
 	"github.com/hanzoai/base/auth"
@@ -42,8 +43,11 @@ type Config struct {
 	DefaultOrg       string
 	OrgDomains       map[string]string
 	BatchMax         int
-	LogLevel         slog.Level
-	LogFormat        string
+	// Replay is how long realtime events are kept for clients resuming
+	// with Last-Event-ID (BASE_REALTIME_REPLAY, default 60s).
+	Replay    time.Duration
+	LogLevel  slog.Level
+	LogFormat string
 	// File storage (BASE_FILES=local|s3, S3_*) and the file token key
 	// (BASE_FILE_TOKEN_SECRET; default: a key file in Dir).
 	Files            string
@@ -81,6 +85,10 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		DefaultOrg: get("BASE_DEFAULT_ORG", "default"),
 		OrgDomains: map[string]string{},
 		LogFormat:  get("BASE_LOG_FORMAT", "text"),
+	}
+	cfg.Replay = 60 * time.Second
+	if d, err := time.ParseDuration(getenv("BASE_REALTIME_REPLAY")); err == nil && d > 0 {
+		cfg.Replay = d
 	}
 	if n, err := strconv.Atoi(getenv("BASE_BATCH_MAX")); err == nil {
 		cfg.BatchMax = n
@@ -192,13 +200,13 @@ func (m *Main) Run(ctx context.Context) error {
 		Close() error
 	}
 	if cfg.RedisURL != "" {
-		rb, err := redisbus.New(redisbus.Config{URL: cfg.RedisURL, Logger: m.Logger})
+		rb, err := redisbus.New(redisbus.Config{URL: cfg.RedisURL, Logger: m.Logger, Window: cfg.Replay})
 		if err != nil {
 			return fmt.Errorf("realtime bus: %w", err)
 		}
 		evbus = rb
 	} else {
-		evbus = bus.NewMemory(bus.MemoryConfig{})
+		evbus = bus.NewMemory(bus.MemoryConfig{Window: cfg.Replay})
 	}
 	defer evbus.Close()
 	hcfg.Publisher = evbus
@@ -209,6 +217,7 @@ func (m *Main) Run(ctx context.Context) error {
 	rt, err := hub.New(hub.Config{
 		Store: m.store, Bus: evbus, Verifier: hcfg.Verifier, Logger: m.Logger,
 		Prefix: cfg.Prefix, DefaultOrg: cfg.DefaultOrg, OrgDomains: cfg.OrgDomains,
+		ResumeWindow: cfg.Replay,
 	})
 	if err != nil {
 		return fmt.Errorf("realtime hub: %w", err)
