@@ -245,7 +245,7 @@ func (h *Handler) lookupFile(r *http.Request) (*fileRef, error) {
 	}
 	org := base.OrgFromCollectionID(cid)
 	if org == "" {
-		org = h.guestOrg(r, strings.TrimSpace(r.Header.Get("X-Org-Id")))
+		org = h.tenancy().GuestOrg(r.Host, r.Header.Get("X-Org-Id"))
 	}
 	if !base.ValidOrg(org) {
 		return nil, base.NotFound("")
