@@ -216,7 +216,7 @@ func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
 
 	// The open is shared by every waiter, so one caller's cancellation
 	// must not fail it; the busy timeout bounds it instead.
-	h.err = s.open(context.WithoutCancel(ctx), h, path)
+	h.err = s.openRetrying(context.WithoutCancel(ctx), h, path)
 	if h.err != nil {
 		s.mu.Lock()
 		if s.handles[org] == h {
@@ -253,6 +253,26 @@ func (s *Store) Exists(ctx context.Context, org string) (bool, error) {
 	default:
 		return false, fmt.Errorf("exists %q: %w: %w", org, store.ErrUnavailable, err)
 	}
+}
+
+// openRetrying is open, retried while SQLite answers SQLITE_BUSY: when
+// several processes create the same new org file at once, switching it to
+// WAL and bootstrapping take locks that SQLite's busy handler does not
+// always wait for.
+func (s *Store) openRetrying(ctx context.Context, h *handle, path string) error {
+	for attempt := 0; ; attempt++ {
+		err := s.open(ctx, h, path)
+		if err == nil || !isBusy(err) || attempt == 20 || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(5*(attempt+1)) * time.Millisecond)
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // open opens the writer and read pool of h and bootstraps a new file.
