@@ -5,7 +5,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -74,39 +73,48 @@ func startBase(t *testing.T, bin string, env ...string) *Server {
 func startBaseDir(t *testing.T, bin, dir string, env ...string) *Server {
 	t.Helper()
 	addr := freePort(t)
+	url := "http://" + addr
+	runServer(t, "base serve "+addr, url+"/v1/health", env, bin, "serve", "--http", addr, "--dir", dir)
+	return &Server{URL: url, Dir: dir, Bin: bin}
+}
+
+// runServer starts a server process (environment: this process's plus
+// env), stops it with SIGINT when t ends (showing the tail of its output
+// if t failed), and waits up to 15 s for health to answer 200.
+func runServer(t *testing.T, name, health string, env []string, bin string, args ...string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", "--http", addr, "--dir", dir)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		cancel()
 		cmd.Wait()
 		if t.Failed() {
-			t.Logf("base serve logs:\n%s", tail(logs.String(), 200))
+			t.Logf("%s logs:\n%s", name, tail(logs.String(), 200))
 		}
 	})
-	url := "http://" + addr
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get(url + "/v1/health")
+		resp, err := http.Get(health)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				break
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("base serve did not become healthy: %v\n%s", err, logs.String())
+			t.Fatalf("%s did not become healthy: %v\n%s", name, err, logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return &Server{URL: url, Dir: dir, Bin: bin}
 }
 
 // Token mints a token with `base token` for the server's data directory.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 )
 
 // IAMServer is a running cmd/iam process.
@@ -41,42 +39,13 @@ func startIAM(t *testing.T, bin string, env ...string) *IAMServer {
 	t.Helper()
 	dir := t.TempDir()
 	addr := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
 	initData, _ := filepath.Abs("iam/init_data.json")
-	cmd := exec.CommandContext(ctx, bin, "--http", addr, "--dir", dir, "--init-data", initData)
-	cmd.Env = append(os.Environ(), append([]string{
+	env = append([]string{
 		"E2E_WEB_SECRET=web-secret", "E2E_ALICE_PASSWORD=alice-password",
 		"IAM_DEVICE_INTERVAL=1s", "IAM_LOG_LEVEL=warn",
-	}, env...)...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("iam logs:\n%s", tail(logs.String(), 100))
-		}
-	})
+	}, env...)
 	u := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(u + "/api/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("iam did not become healthy: %v\n%s", err, logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runServer(t, "iam", u+"/api/health", env, bin, "--http", addr, "--dir", dir, "--init-data", initData)
 	return &IAMServer{URL: u, Dir: dir}
 }
 

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -36,12 +35,12 @@ func TestRealtimeTwoInstances(t *testing.T) {
 	bin := buildBase(t, t.TempDir())
 	dir := t.TempDir()
 	env := []string{"BASE_REDIS_URL=" + r.URL()}
-	a := startBaseIn(t, bin, dir, env...)
+	a := startBaseDir(t, bin, dir, env...)
 	// b starts once a's embedded IAM has created its key and migrated its
 	// tables: two processes migrating one fresh directory at once race
 	// ("migrate iam: no such table: main.iam_apps").
 	call(t, 200, a.URL, "GET", "/.well-known/openid-configuration", "", nil)
-	b := startBaseIn(t, bin, dir, env...)
+	b := startBaseDir(t, bin, dir, env...)
 	inst := []*Server{a, b}
 	px := newRoundRobin(t, a.URL, b.URL)
 
@@ -128,46 +127,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// startBaseIn starts `base serve` on dir (shared between instances) and
-// waits for /v1/health.
-func startBaseIn(t *testing.T, bin, dir string, env ...string) *Server {
-	t.Helper()
-	addr := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", "--http", addr, "--dir", dir)
-	cmd.Env = append(os.Environ(), env...)
-	logs := &syncBuffer{} // external_iam_test.go
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("base serve %s logs:\n%s", addr, tail(logs.String(), 100))
-		}
-	})
-	u := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(u + "/v1/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("base serve did not become healthy: %v\n%s", err, logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return &Server{URL: u, Dir: dir, Bin: bin}
 }
 
 // roundRobin is a reverse proxy sending each request to the next backend.
