@@ -4,8 +4,10 @@
 // through Redis (BASE_REDIS_URL) and reads schemas and rules from the same
 // store as the API.
 //
-// Environment: BASE_HUB_HTTP (listen address, default 127.0.0.1:8091),
-// BASE_DIR, BASE_STORE (sqlite), BASE_REDIS_URL (required), IAM_ENDPOINT,
+// Environment: BASE_HUB_HTTP (listen address; else BASE_HTTP; else
+// 0.0.0.0:$PORT when the platform sets PORT, as Cloud Run does; else
+// 127.0.0.1:8091), BASE_DIR, BASE_STORE (sqlite, postgres, libsql) and
+// BASE_STORE_URL, BASE_REDIS_URL (required), IAM_ENDPOINT,
 // IAM_ISSUER, IAM_AUDIENCE, BASE_API_PREFIX, BASE_DEFAULT_ORG,
 // BASE_ORG_DOMAINS (host=org,...), BASE_REALTIME_REPLAY (default 60s).
 package main
@@ -20,18 +22,20 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/hanzoai/base/auth"
+	"github.com/hanzoai/base/config"
 	"github.com/hanzoai/base/realtime-hub/bus/redisbus"
 	"github.com/hanzoai/base/realtime-hub/hub"
-	"github.com/hanzoai/base/store/sqlite"
 )
 
 // Config is what the hub reads from the environment.
 type Config struct {
-	HTTP, Dir, Store, RedisURL       string
+	HTTP, Dir, Store, StoreURL       string
+	RedisURL                         string
 	IAMEndpoint, IAMIssuer, Audience string
 	Prefix, DefaultOrg               string
 	OrgDomains                       map[string]string
@@ -47,8 +51,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return def
 	}
 	cfg := Config{
-		HTTP: get("BASE_HUB_HTTP", "127.0.0.1:8091"), Dir: get("BASE_DIR", "./base_data"),
-		Store: get("BASE_STORE", "sqlite"), RedisURL: getenv("BASE_REDIS_URL"),
+		HTTP: listenAddr(getenv), Dir: get("BASE_DIR", "./base_data"),
+		Store: get("BASE_STORE", "sqlite"), StoreURL: getenv("BASE_STORE_URL"), RedisURL: getenv("BASE_REDIS_URL"),
 		IAMEndpoint: getenv("IAM_ENDPOINT"), IAMIssuer: getenv("IAM_ISSUER"), Audience: getenv("IAM_AUDIENCE"),
 		Prefix: get("BASE_API_PREFIX", "/v1"), DefaultOrg: get("BASE_DEFAULT_ORG", "default"),
 		OrgDomains: map[string]string{}, Replay: 60 * time.Second,
@@ -71,23 +75,42 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
+// listenAddr is the hub's listen address: BASE_HUB_HTTP, else BASE_HTTP
+// (the name the rest of Base uses, and the ECS task definition sets), else
+// every interface on $PORT (Cloud Run), else loopback 8091 for a laptop.
+func listenAddr(getenv func(string) string) string {
+	for _, k := range []string{"BASE_HUB_HTTP", "BASE_HTTP"} {
+		if v := getenv(k); v != "" {
+			return v
+		}
+	}
+	if p := getenv("PORT"); p != "" {
+		return net.JoinHostPort("0.0.0.0", p)
+	}
+	return "127.0.0.1:8091"
+}
+
 // Main wires and runs the hub.
 type Main struct {
 	Config  Config
 	Logger  *slog.Logger
 	closers []func() error
 	srv     *http.Server
+	addr    atomic.Value // string: the bound listen address, once Run listens
+}
+
+// Addr is the address Run listens on, or "" before it listens.
+func (m *Main) Addr() string {
+	a, _ := m.addr.Load().(string)
+	return a
 }
 
 // Run opens the store, the bus and the verifier and serves until ctx ends.
 func (m *Main) Run(ctx context.Context) error {
 	cfg := m.Config
-	if cfg.Store != "sqlite" {
-		return fmt.Errorf("BASE_STORE=%q is not supported (want sqlite)", cfg.Store)
-	}
-	st, err := sqlite.Open(sqlite.Config{Dir: cfg.Dir, Logger: m.Logger})
+	st, err := config.OpenStore(cfg.Store, cfg.StoreURL, cfg.Dir, m.Logger)
 	if err != nil {
-		return fmt.Errorf("open sqlite store: %w", err)
+		return err
 	}
 	m.closers = append(m.closers, st.Close)
 	b, err := redisbus.New(redisbus.Config{URL: cfg.RedisURL, Window: cfg.Replay, Logger: m.Logger})
@@ -112,6 +135,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("listen %s: %w", cfg.HTTP, err)
 	}
 	m.srv = &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	m.addr.Store(ln.Addr().String())
 	m.Logger.Info("realtime hub listening", "addr", ln.Addr().String(), "node", h.Node())
 	errc := make(chan error, 1)
 	go func() { errc <- m.srv.Serve(ln) }()
