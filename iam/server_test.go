@@ -17,7 +17,6 @@ import (
 
 	"github.com/hanzoai/base/auth"
 	"github.com/hanzoai/base/iam"
-	"github.com/hanzoai/base/store/sqlite"
 )
 
 // testInit is the init_data.json of the tests (with ${VAR} placeholders).
@@ -45,11 +44,7 @@ type testIAM struct {
 
 func newTestIAM(t testing.TB, mut ...func(*iam.Config)) *testIAM {
 	t.Helper()
-	st, err := sqlite.Open(sqlite.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTestStore(t)
 	var offset atomic.Int64
 	mux := http.NewServeMux()
 	hs := httptest.NewServer(mux)
