@@ -63,6 +63,11 @@ type Config struct {
 	// means 5 failures → 15 minutes.
 	MaxFailures     int
 	LockoutDuration time.Duration
+	// BalanceAPI serves the legacy Casdoor balance verbs (spec/iam.md
+	// "Balances"): /api/add-balance, /api/add-transaction,
+	// /api/get-transactions, /api/get-user-transactions, /api/get-account.
+	// Off, they answer the JSON 404 of unknown paths.
+	BalanceAPI bool
 	// Logger receives errors and audit lines; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.

@@ -1,10 +1,21 @@
 // Command iam runs Base's OpenID Connect provider on its own (the same IAM
-// `base serve` embeds), over a SQLite store in --dir.
+// `base serve` embeds), over any store driver: SQLite files in --dir by
+// default, PostgreSQL or libSQL with BASE_STORE and BASE_STORE_URL (read by
+// package config, as `base serve` and the serverless mains read them).
 //
-// Environment (flags mirror the first three):
+// Several iam processes may share one PostgreSQL (or libSQL) store: the
+// store is the shared state. SSO sessions, authorization and device codes,
+// refresh-token families and login-throttling counters are rows of the IAM's
+// tables, written in the store's transactions, so every instance sees and
+// enforces the same state at once; no Redis is needed (BASE_REDIS_URL is
+// not read).
+//
+// Environment (flags mirror the first five):
 //
 //	IAM_HTTP / --http            listen address (127.0.0.1:8000)
-//	IAM_DIR / --dir              data directory (./iam_data)
+//	IAM_DIR / --dir              SQLite data directory (./iam_data; BASE_DIR when IAM_DIR is unset)
+//	BASE_STORE / --store         sqlite (default), postgres or libsql
+//	BASE_STORE_URL / --store-url postgres://… or the libSQL URL template with {org}
 //	IAM_INIT_DATA / --init-data  init_data.json to apply on start (create only)
 //	IAM_ISSUER                   issuer URL (http://<listen address>)
 //	IAM_ADMIN_ORG, IAM_ADMIN_USER, IAM_ADMIN_PASSWORD, IAM_ADMIN_EMAIL
@@ -14,6 +25,7 @@
 //	IAM_CODE_TTL                 authorization code lifetime (60s)
 //	IAM_ARGON2                   argon2id "memoryKiB,time,threads" (19456,2,1)
 //	IAM_SECURE_COOKIES           "true" forces Secure cookies (behind TLS proxies)
+//	IAM_BALANCE_API              "true" serves the legacy balance verbs (/api/add-balance, …)
 //	IAM_LOG_LEVEL                debug, info (default), warn, error
 package main
 
@@ -33,8 +45,8 @@ import (
 	"time"
 
 	httpadapter "github.com/hanzoai/base/adapters/http"
+	"github.com/hanzoai/base/config"
 	"github.com/hanzoai/base/iam"
-	"github.com/hanzoai/base/store/sqlite"
 )
 
 func main() {
@@ -45,6 +57,8 @@ func main() {
 type Config struct {
 	HTTP     string
 	Dir      string
+	Store    string // sqlite, postgres or libsql
+	StoreURL string
 	InitData string
 	IAM      iam.Config
 	LogLevel slog.Level
@@ -53,10 +67,17 @@ type Config struct {
 // ConfigFromEnv reads the environment through getenv.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{HTTP: "127.0.0.1:8000", Dir: "./iam_data"}
+	bc, err := config.FromEnv(getenv)
+	if err != nil {
+		return c, err
+	}
+	c.Store, c.StoreURL = bc.Store, bc.StoreURL
 	if v := getenv("IAM_HTTP"); v != "" {
 		c.HTTP = v
 	}
 	if v := getenv("IAM_DIR"); v != "" {
+		c.Dir = v
+	} else if v := getenv("BASE_DIR"); v != "" {
 		c.Dir = v
 	}
 	c.InitData = getenv("IAM_INIT_DATA")
@@ -65,6 +86,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Password: getenv("IAM_ADMIN_PASSWORD"), Email: getenv("IAM_ADMIN_EMAIL")}
 	c.IAM.KeyAlgorithm = getenv("IAM_KEY_ALG")
 	c.IAM.SecureCookies = getenv("IAM_SECURE_COOKIES") == "true"
+	c.IAM.BalanceAPI = getenv("IAM_BALANCE_API") == "true"
 	for name, dst := range map[string]*time.Duration{"IAM_DEVICE_INTERVAL": &c.IAM.DeviceInterval, "IAM_CODE_TTL": &c.IAM.CodeTTL} {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
@@ -104,7 +126,9 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("iam", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "listen address")
-	fs.StringVar(&cfg.Dir, "dir", cfg.Dir, "data directory")
+	fs.StringVar(&cfg.Dir, "dir", cfg.Dir, "SQLite data directory")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "store driver: sqlite, postgres or libsql")
+	fs.StringVar(&cfg.StoreURL, "store-url", cfg.StoreURL, "store URL (postgres, libsql)")
 	fs.StringVar(&cfg.InitData, "init-data", cfg.InitData, "init_data.json to apply on start")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -131,7 +155,7 @@ type Main struct {
 // Run serves until ctx is done.
 func (m *Main) Run(ctx context.Context) error {
 	cfg := m.Config
-	st, err := sqlite.Open(sqlite.Config{Dir: cfg.Dir, Logger: m.Logger})
+	st, err := config.OpenStore(cfg.Store, cfg.StoreURL, cfg.Dir, m.Logger)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -149,6 +173,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer srv.Close()
 	return httpadapter.Serve(ctx, httpadapter.Config{Addr: cfg.HTTP, Handler: srv.Handler(), Logger: m.Logger}, func(a net.Addr) {
-		m.Logger.Info("iam serving", "addr", a.String(), "issuer", srv.Issuer(), "dir", cfg.Dir)
+		m.Logger.Info("iam serving", "addr", a.String(), "issuer", srv.Issuer(), "store", storeName(cfg))
 	})
+}
+
+// storeName describes the store for the log, without credentials.
+func storeName(c Config) string {
+	if c.Store == "" || c.Store == "sqlite" {
+		return "sqlite:" + c.Dir
+	}
+	return c.Store
 }
