@@ -42,7 +42,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -177,7 +176,11 @@ func (s *Store) connector(org string) (driver.Connector, error) {
 		u = pu.String()
 		opts = append(opts, libsql.WithTls(tls))
 	}
-	return libsql.NewConnector(u, opts...)
+	c, err := libsql.NewConnector(u, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return connector{c}, nil
 }
 
 // Acquire returns org's database, creating its namespace (with AdminURL)
@@ -473,19 +476,4 @@ func (s *Store) Close() error {
 	}
 	closeAll(all)
 	return nil
-}
-
-// classify wraps errors of an unreachable server in store.ErrUnavailable.
-func classify(err error) error {
-	if err == nil || errors.Is(err, store.ErrUnavailable) {
-		return err
-	}
-	var ne net.Error
-	msg := err.Error()
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset") ||
-		strings.Contains(msg, "502") || strings.Contains(msg, "503") {
-		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
-	}
-	return err
 }
