@@ -5,7 +5,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/hanzoai/base"
 	"github.com/hanzoai/base/filter"
@@ -156,6 +159,14 @@ type client struct {
 	dead   chan struct{}
 	once   sync.Once
 	imu    sync.Mutex // serializes reindex
+	closer atomic.Pointer[func()]
+
+	// Set once by attach (under mu) when a writer shard writes the client;
+	// nil: the client's own goroutine does, woken through notify.
+	shard     *shard
+	out       *outConn
+	wsc       *websocket.Conn // the WebSocket of a pooled WS client
+	lastWrite time.Time       // owned by the shard's goroutine
 
 	mu        sync.Mutex
 	queue     []*message     // grows on demand up to max
@@ -190,8 +201,39 @@ func (c *client) take(buf []*message) []*message {
 	return buf
 }
 
-// kill disconnects the client (idempotent).
-func (c *client) kill() { c.once.Do(func() { close(c.dead) }) }
+// kill disconnects the client (idempotent), closing its connection
+// through the closer when one is set.
+func (c *client) kill() {
+	c.once.Do(func() {
+		close(c.dead)
+		if f := c.closer.Load(); f != nil {
+			(*f)()
+		}
+	})
+}
+
+// setCloser sets what kill runs to close the client's connection (run now
+// when the client is already dead); f must be idempotent.
+func (c *client) setCloser(f func()) {
+	c.closer.Store(&f)
+	select {
+	case <-c.dead:
+		f()
+	default:
+	}
+}
+
+// wake tells c's writer that its queue is no longer empty; c.mu is held.
+func (c *client) wake() {
+	if c.shard != nil {
+		c.shard.add(c)
+		return
+	}
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
 
 // push queues msgs of event id unless an event at or after id was already
 // queued; it reports false when the queue overflowed (the client is then
@@ -227,10 +269,7 @@ func (c *client) enqueueParsedLocked(id string, pid bus.ID, ok bool, msgs []*mes
 	wasEmpty := len(c.queue) == 0
 	c.queue = append(c.queue, msgs...)
 	if wasEmpty {
-		select {
-		case c.notify <- struct{}{}:
-		default:
-		}
+		c.wake()
 	}
 	return true
 }

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,10 @@ type Config struct {
 	SkipIPCheck bool
 	// Node names this instance in client ids (default random, 8 chars).
 	Node string
+	// Writers is the number of writer goroutines that write events to the
+	// clients' sockets (default GOMAXPROCS-1, at least 1). It bounds the
+	// CPU the fan-out takes, leaving the rest to the API's requests.
+	Writers int
 }
 
 // Hub serves /v1/realtime and /v1/realtime/ws. Create it with New.
@@ -82,6 +87,10 @@ type Hub struct {
 	stopServe func()
 	exprs     sync.Map // rule text → filter.Expr
 	stats     Stats
+
+	shards    []*shard
+	nextShard atomic.Uint32
+	done      chan struct{} // closed by Close
 }
 
 // Stats are the hub's counters.
@@ -125,12 +134,21 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.Node == "" {
 		cfg.Node = strings.ToLower(rand.Text()[:nodeLen])
 	}
+	if cfg.Writers <= 0 {
+		cfg.Writers = max(1, runtime.GOMAXPROCS(0)-1)
+	}
 	if len(cfg.Node) != nodeLen {
 		return nil, fmt.Errorf("hub: node name must be %d characters", nodeLen)
 	}
 	h := &Hub{
 		cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), node: cfg.Node,
 		clients: map[string]*client{}, orgs: map[string]*orgState{}, detached: map[string]*detached{},
+		done: make(chan struct{}),
+	}
+	for range cfg.Writers {
+		s := newShard(h)
+		h.shards = append(h.shards, s)
+		go s.run(h.done)
 	}
 	prefixes := []string{cfg.Prefix}
 	if cfg.Prefix != "/api" {
@@ -167,6 +185,7 @@ func (h *Hub) Close() error {
 		return nil
 	}
 	h.closed = true
+	close(h.done)
 	cs := make([]*client, 0, len(h.clients))
 	for _, c := range h.clients {
 		cs = append(cs, c)

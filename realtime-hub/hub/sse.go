@@ -87,9 +87,9 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 
 	// HTTP/1.x: take the connection over. The response is written raw
 	// (no chunked framing, body until close), the handler's goroutine and
-	// the server's buffers are released, and the stream is served by two
-	// small goroutines: the writer loop and a reader that notices the
-	// client going away.
+	// the server's buffers are released. A plain socket is written by a
+	// writer shard (writer.go) and one small goroutine notices the client
+	// going away; another connection gets its own writer loop too.
 	if conn, _, err := rc.Hijack(); err == nil {
 		hdr.Set("Connection", "close")
 		head := make([]byte, 0, 512)
@@ -98,6 +98,23 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 		_ = hdr.Write(hb)
 		head = append(hb.b, "\r\n"...)
 		head = append(head, connect...)
+		c.setCloser(func() { conn.Close() })
+		if out, ok := newOutConn(conn); ok {
+			// A socket: a writer shard writes the stream; this goroutine
+			// only notices the client going away.
+			go func() {
+				defer conn.Close()
+				defer h.unregister(c)
+				if _, err := out.Write(head); err != nil {
+					return
+				}
+				c.lastWrite = time.Now()
+				h.attach(c, out)
+				start()
+				readUntilGone(conn, c)
+			}()
+			return
+		}
 		go func() {
 			defer conn.Close()
 			defer h.unregister(c)
@@ -105,15 +122,7 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 			if !write(head) {
 				return
 			}
-			go func() {
-				var one [1]byte
-				for {
-					if _, err := conn.Read(one[:]); err != nil {
-						c.kill()
-						return
-					}
-				}
-			}()
+			go readUntilGone(conn, c)
 			start()
 			h.sseLoop(c, write, nil)
 		}()
@@ -140,6 +149,17 @@ func (h *Hub) serveSSE(w http.ResponseWriter, r *http.Request) {
 	}
 	start()
 	h.sseLoop(c, write, r.Context().Done())
+}
+
+// readUntilGone reads conn until it fails, then kills c.
+func readUntilGone(conn net.Conn, c *client) {
+	var one [1]byte
+	for {
+		if _, err := conn.Read(one[:]); err != nil {
+			c.kill()
+			return
+		}
+	}
 }
 
 // byteWriter appends to b.
@@ -177,14 +197,7 @@ func (h *Hub) sseLoop(c *client, write func([]byte) bool, gone <-chan struct{}) 
 			if len(batch) == 0 {
 				continue
 			}
-			buf = buf[:0]
-			for _, m := range batch {
-				buf = append(buf, "id:"...)
-				buf = append(buf, c.id...)
-				buf = append(buf, ':')
-				buf = append(buf, m.id...)
-				buf = append(buf, m.sse...)
-			}
+			buf = appendSSE(buf[:0], c.id, batch)
 			n := len(batch)
 			clear(batch)
 			if !write(buf) {
@@ -195,7 +208,7 @@ func (h *Hub) sseLoop(c *client, write func([]byte) bool, gone <-chan struct{}) 
 				buf = nil // don't keep a burst's buffer for an idle client
 			}
 		case <-ping.C:
-			if !write([]byte(":ping\n\n")) {
+			if !write(ssePing) {
 				return
 			}
 		case <-c.dead:
@@ -223,8 +236,11 @@ func (h *Hub) register(c *client) bool {
 func (h *Hub) unregister(c *client) {
 	c.kill()
 	c.mu.Lock()
-	org, ident, subs, last := c.org, c.ident, c.subs, c.lastQueue
+	org, ident, subs, last, sh := c.org, c.ident, c.subs, c.lastQueue, c.shard
 	c.mu.Unlock()
+	if sh != nil {
+		sh.leave(c)
+	}
 	h.mu.Lock()
 	if h.clients[c.id] == c {
 		delete(h.clients, c.id)

@@ -28,7 +28,8 @@ type wsIn struct {
 // another; it is bound at the first auth or subscribe frame, after which
 // only a guest → user upgrade is accepted.
 func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	hj := &wsHijacker{ResponseWriter: w}
+	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return
 	}
@@ -43,6 +44,8 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 
+	// The library serializes whole frames; wmu orders this goroutine's
+	// replies with the event frames of the own-goroutine writer below.
 	var wmu sync.Mutex
 	send := func(v any) bool {
 		b, _ := json.Marshal(v)
@@ -55,70 +58,89 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	if !send(map[string]string{"type": "connect", "clientId": c.id}) {
 		return
 	}
-	upgradeIdent, identErr := h.identifyRequest(r)
-
+	if hj.out != nil {
+		// A socket: a writer shard writes the events (writer.go); this
+		// goroutine reads the client's frames.
+		c.wsc = conn
+		c.lastWrite = time.Now()
+		// The close handshake ends the read below.
+		c.setCloser(func() { go conn.Close(websocket.StatusPolicyViolation, "closed") })
+		h.attach(c, hj.out)
+		h.wsRead(ctx, r, c, conn, send)
+		return
+	}
 	go func() {
 		defer c.kill()
-		ident := upgradeIdent
-		for {
-			_, data, err := conn.Read(ctx)
+		h.wsRead(ctx, r, c, conn, send)
+	}()
+	h.wsLoop(ctx, c, conn, &wmu)
+}
+
+// wsRead serves the client's frames until the connection fails.
+func (h *Hub) wsRead(ctx context.Context, r *http.Request, c *client, conn *websocket.Conn, send func(any) bool) {
+	ident, identErr := h.identifyRequest(r)
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		var in wsIn
+		if err := json.Unmarshal(data, &in); err != nil {
+			send(wsError("Invalid frame."))
+			continue
+		}
+		switch in.Type {
+		case "auth":
+			id, err := h.identify(ctx, in.Token, in.Org, r.Host)
 			if err != nil {
-				return
-			}
-			var in wsIn
-			if err := json.Unmarshal(data, &in); err != nil {
-				send(wsError("Invalid frame."))
+				send(wsError(asError(err).Message))
 				continue
 			}
-			switch in.Type {
-			case "auth":
-				id, err := h.identify(ctx, in.Token, in.Org, r.Host)
-				if err != nil {
-					send(wsError(asError(err).Message))
-					continue
-				}
-				if e := h.setSubs(c, id, nil, modeAdd); e != nil {
-					send(wsError(e.Message))
-					continue
-				}
-				ident, identErr = id, nil
-			case "subscribe", "unsubscribe":
-				if identErr != nil {
-					send(wsError(asError(identErr).Message))
-					continue
-				}
-				if e := validateTopics(in.Topics); e != nil {
-					send(wsError(e.Message))
-					continue
-				}
-				mode := modeAdd
-				if in.Type == "unsubscribe" {
-					mode = modeRemove
-				}
-				if e := h.setSubs(c, ident, in.Topics, mode); e != nil {
-					send(wsError(e.Message))
-				}
-			case "resume":
-				if _, err := bus.ParseID(in.LastEventID); err != nil {
-					send(wsError("Invalid lastEventId."))
-					continue
-				}
-				c.mu.Lock()
-				c.resume = in.LastEventID
-				c.mu.Unlock()
-				if ident != nil {
-					// Replays now when subscriptions exist, else at the
-					// next subscribe.
-					if e := h.setSubs(c, ident, nil, modeAdd); e != nil {
-						send(wsError(e.Message))
-					}
-				}
-			default:
-				send(wsError("Unknown frame type."))
+			if e := h.setSubs(c, id, nil, modeAdd); e != nil {
+				send(wsError(e.Message))
+				continue
 			}
+			ident, identErr = id, nil
+		case "subscribe", "unsubscribe":
+			if identErr != nil {
+				send(wsError(asError(identErr).Message))
+				continue
+			}
+			if e := validateTopics(in.Topics); e != nil {
+				send(wsError(e.Message))
+				continue
+			}
+			mode := modeAdd
+			if in.Type == "unsubscribe" {
+				mode = modeRemove
+			}
+			if e := h.setSubs(c, ident, in.Topics, mode); e != nil {
+				send(wsError(e.Message))
+			}
+		case "resume":
+			if _, err := bus.ParseID(in.LastEventID); err != nil {
+				send(wsError("Invalid lastEventId."))
+				continue
+			}
+			c.mu.Lock()
+			c.resume = in.LastEventID
+			c.mu.Unlock()
+			if ident != nil {
+				// Replays now when subscriptions exist, else at the
+				// next subscribe.
+				if e := h.setSubs(c, ident, nil, modeAdd); e != nil {
+					send(wsError(e.Message))
+				}
+			}
+		default:
+			send(wsError("Unknown frame type."))
 		}
-	}()
+	}
+}
 
+// wsLoop writes c's events from its own goroutine (a connection that is
+// not a plain socket) until c dies or ctx ends.
+func (h *Hub) wsLoop(ctx context.Context, c *client, conn *websocket.Conn, wmu *sync.Mutex) {
 	ping := time.NewTicker(h.cfg.KeepAlive)
 	defer ping.Stop()
 	var batch []*message
