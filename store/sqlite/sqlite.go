@@ -206,6 +206,9 @@ func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
 			return nil, fmt.Errorf("acquire %q: %w", org, ctx.Err())
 		}
 		if h.err != nil {
+			// The shared open failed: drop this waiter's reference like
+			// the cancelled one above does.
+			s.release(h)
 			return nil, h.err
 		}
 		return &db{s: s, h: h}, nil
@@ -216,18 +219,25 @@ func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
 
 	// The open is shared by every waiter, so one caller's cancellation
 	// must not fail it; the busy timeout bounds it instead.
-	h.err = s.openRetrying(context.WithoutCancel(ctx), h, path)
-	if h.err != nil {
-		s.mu.Lock()
-		if s.handles[org] == h {
-			delete(s.handles, org)
-		}
-		s.mu.Unlock()
-		close(h.ready)
-		return nil, h.err
+	if err := s.openRetrying(context.WithoutCancel(ctx), h, path); err != nil {
+		return nil, s.failOpen(h, err)
 	}
 	close(h.ready)
 	return &db{s: s, h: h}, nil
+}
+
+// failOpen ends a failed shared open of h: it forgets h, drops the
+// opener's reference and wakes the waiters, who see err and drop theirs.
+func (s *Store) failOpen(h *handle, err error) error {
+	h.err = err
+	s.mu.Lock()
+	if s.handles[h.org] == h {
+		delete(s.handles, h.org)
+	}
+	h.refs--
+	s.mu.Unlock()
+	close(h.ready)
+	return err
 }
 
 // Exists reports whether org's database file exists (or is open).
