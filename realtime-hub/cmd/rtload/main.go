@@ -55,6 +55,7 @@ func main() {
 	connect := flag.Int("connect", 200, "subscribers connecting at once")
 	memprofile := flag.String("memprofile", "", "write this process's heap profile at the end of the write phase")
 	raw := flag.Bool("raw", true, "read SSE streams from a plain TCP connection (leaner than net/http's client, so the generator leaves more CPU to the server); needs an unchunked stream, as base serve sends over HTTP/1.1")
+	pollers := flag.Int("pollers", 2, "with -raw: read every subscriber socket from this many epoll goroutines (0: a goroutine per subscriber); WebSocket too: the handshake and frames are then done by hand")
 	hidden := flag.Bool("hidden", false, "create records the list rule hides (published=false): subscribers evaluate every event and receive none")
 	flag.Parse()
 
@@ -73,6 +74,14 @@ func main() {
 	tr := &http.Transport{MaxIdleConnsPerHost: 256, DialContext: (&net.Dialer{}).DialContext}
 	client := &http.Client{Transport: tr}
 
+	var poll *poller
+	if *raw && *pollers > 0 {
+		p, err := newPoller(*pollers)
+		if err != nil {
+			log.Fatal(err)
+		}
+		poll = p
+	}
 	t0 := time.Now()
 	recs := make([]*recorder, *subs)
 	var ready, done sync.WaitGroup
@@ -88,10 +97,13 @@ func main() {
 			defer done.Done()
 			once := sync.OnceFunc(func() { <-sem; ready.Done() })
 			var err error
-			if *transport == "ws" {
+			switch {
+			case *transport == "ws" && poll != nil:
+				err = runWSRaw(ctx, base, poll, once, rec)
+			case *transport == "ws":
 				err = runWS(ctx, base, once, rec)
-			} else {
-				err = runSSE(ctx, client, base, *raw, once, rec)
+			default:
+				err = runSSE(ctx, client, base, *raw, poll, once, rec)
 			}
 			once()
 			if err != nil && ctx.Err() == nil {
@@ -252,8 +264,9 @@ func (l *latencies) percentiles() [4]time.Duration {
 	return [4]time.Duration{at(0.5), at(0.9), at(0.99), l.d[len(l.d)-1].Round(100 * time.Microsecond)}
 }
 
-func runSSE(ctx context.Context, client *http.Client, base string, raw bool, ready func(), rec *recorder) error {
+func runSSE(ctx context.Context, client *http.Client, base string, raw bool, poll *poller, ready func(), rec *recorder) error {
 	var br *bufio.Reader
+	var rawConn net.Conn
 	if raw {
 		host := strings.TrimPrefix(base, "http://")
 		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", host)
@@ -261,6 +274,7 @@ func runSSE(ctx context.Context, client *http.Client, base string, raw bool, rea
 			return err
 		}
 		defer conn.Close()
+		rawConn = conn
 		stop := context.AfterFunc(ctx, func() { conn.Close() })
 		defer stop()
 		if _, err := io.WriteString(conn, "GET /api/realtime HTTP/1.1\r\nHost: "+host+"\r\nAccept: text/event-stream\r\n\r\n"); err != nil {
@@ -319,10 +333,72 @@ func runSSE(ctx context.Context, client *http.Client, base string, raw bool, rea
 					return fmt.Errorf("subscribe: status %d", r.StatusCode)
 				}
 				ready()
+				if poll != nil && rawConn != nil {
+					left, _ := br.Peek(br.Buffered())
+					done, err := poll.add(rawConn, left, false, rec)
+					if err != nil {
+						return err
+					}
+					select {
+					case err := <-done:
+						return err
+					case <-ctx.Done():
+						return nil
+					}
+				}
 				continue
 			}
 			rec.record(line[5:])
 		}
+	}
+}
+
+// runWSRaw opens a WebSocket by hand on a plain TCP connection and hands
+// it to the poller, which parses the frames.
+func runWSRaw(ctx context.Context, base string, poll *poller, ready func(), rec *recorder) error {
+	host := strings.TrimPrefix(base, "http://")
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", host)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if _, err := io.WriteString(conn, "GET /v1/realtime/ws HTTP/1.1\r\nHost: "+host+"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"); err != nil {
+		return err
+	}
+	br := bufio.NewReaderSize(conn, 4<<10)
+	status, err := br.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(status, " 101 ") {
+		return fmt.Errorf("websocket: %s", strings.TrimSpace(status))
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	if _, err := conn.Write(clientFrame(0x1, []byte(`{"type":"subscribe","topics":["posts/*"]}`))); err != nil {
+		return err
+	}
+	left, _ := br.Peek(br.Buffered())
+	done, err := poll.add(conn, left, true, rec)
+	if err != nil {
+		return err
+	}
+	ready()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return nil
 	}
 }
 
