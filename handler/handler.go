@@ -74,6 +74,9 @@ type Config struct {
 	FileTokenSecret []byte
 	// FileTokenTTL is the lifetime of a file token (default 180 s).
 	FileTokenTTL time.Duration
+
+	// Jobs configures the crons routes (zero: they answer 404).
+	Jobs Jobs
 }
 
 // Handler serves the Base API. Create it with New.

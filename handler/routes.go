@@ -44,6 +44,7 @@ func (h *Handler) routes() {
 
 		m("GET /files/{c}/{id}/{filename}", h.downloadFile)
 		m("POST /files/token", h.fileToken)
+		h.cronRoutes(m)
 	}
 	h.mux.HandleFunc("/", h.notFound)
 }
