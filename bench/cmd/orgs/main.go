@@ -1,0 +1,413 @@
+// Command orgs measures how `base serve` scales in the number of
+// organizations, on each store engine (issue 5, "Scale to zero"):
+//
+//   - create: N orgs are touched for the first time (one authenticated
+//     request each: the org's database is created and bootstrapped, the
+//     caller mirrored into its users), -conc at a time;
+//   - cold: base serve is restarted on the same data, and every one of the
+//     N orgs gets its first request from the new process, one at a time:
+//     "the first request to a never-touched org, after N orgs exist";
+//   - new: -new more orgs that do not exist yet, one at a time.
+//
+// After 100, 1,000 and 10,000 orgs (-checkpoints) of the create and cold
+// phases it waits -settle and records the server's VmRSS ("settled") and
+// VmHWM (its peak since start): RSS should be flat in the number of orgs,
+// the stores closing idle org handles (LRU) as they go.
+//
+// PostgreSQL and sqld are started from the binaries internal/testsrv
+// finds; base serve is the binary given by -base. The request is
+// GET /v1/collections/users/records?perPage=1 with a platform superuser
+// token and X-Org-Id. Latencies are wall time on the client; "cpu/req" is
+// the server process's CPU time (user+system) over the phase divided by
+// its requests, less sensitive to the shared machine's noise.
+//
+//	go run ./bench/cmd/orgs -base /tmp/base -engines sqlite,postgres,libsql -n 10000
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hanzoai/base/internal/testsrv"
+)
+
+func main() {
+	var (
+		bin         = flag.String("base", "", "base binary (required)")
+		engines     = flag.String("engines", "sqlite,postgres,libsql", "engines to measure")
+		n           = flag.Int("n", 10000, "orgs to create and then touch cold")
+		newN        = flag.Int("new", 200, "orgs created one at a time after the cold phase")
+		conc        = flag.Int("conc", 4, "concurrent requests in the create phase")
+		checkpoints = flag.String("checkpoints", "100,1000,10000", "org counts at which RSS is recorded")
+		settle      = flag.Duration("settle", 3*time.Second, "wait before a settled RSS reading")
+		out         = flag.String("out", "", "also append the text table to this file")
+		keep        = flag.Bool("keep", false, "keep the temp dirs and server logs")
+	)
+	flag.Parse()
+	if *bin == "" {
+		fmt.Fprintln(os.Stderr, "orgs: -base is required")
+		os.Exit(2)
+	}
+	var cps []int
+	for _, f := range strings.Split(*checkpoints, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			fmt.Fprintf(os.Stderr, "orgs: bad checkpoint %q\n", f)
+			os.Exit(2)
+		}
+		if v <= *n {
+			cps = append(cps, v)
+		}
+	}
+	if len(cps) == 0 || cps[len(cps)-1] != *n {
+		cps = append(cps, *n)
+	}
+	var report bytes.Buffer
+	w := io.MultiWriter(os.Stdout, &report)
+	fmt.Fprintf(w, "# orgs: n=%d, create conc=%d, new=%d, settle=%s, %s, load before: %s\n",
+		*n, *conc, *newN, *settle, time.Now().UTC().Format("2006-01-02 15:04"), loadavg())
+	failed := false
+	for _, e := range strings.Split(*engines, ",") {
+		r := &run{engine: strings.TrimSpace(e), bin: *bin, n: *n, newN: *newN, conc: *conc, cps: cps, settle: *settle, keep: *keep, w: w}
+		if err := r.do(); err != nil {
+			fmt.Fprintf(w, "%s: FAILED: %v\n", r.engine, err)
+			failed = true
+		}
+	}
+	if *out != "" {
+		f, err := os.OpenFile(*out, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err == nil {
+			_, err = f.Write(report.Bytes())
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "orgs:", err)
+			os.Exit(1)
+		}
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+type run struct {
+	engine   string
+	bin      string
+	n, newN  int
+	conc     int
+	cps      []int
+	settle   time.Duration
+	keep     bool
+	w        io.Writer
+	dir      string
+	env      []string
+	srv      *server
+	token    string
+	client   *http.Client
+	stopDeps func()
+}
+
+func (r *run) do() error {
+	dir, err := os.MkdirTemp("", "base-orgs-")
+	if err != nil {
+		return err
+	}
+	r.dir = dir
+	if !r.keep {
+		defer os.RemoveAll(dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "orgs: %s: keeping %s\n", r.engine, dir)
+	}
+	if err := r.deps(); err != nil {
+		return err
+	}
+	defer r.stopDeps()
+	r.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 60 * time.Second}
+
+	if r.srv, err = startServer(r.bin, dir, r.env); err != nil {
+		return err
+	}
+	tok, err := exec.Command(r.bin, "token", "--dir", filepath.Join(dir, "data"), "--sub", "built-in/bench",
+		"--org", "built-in", "--global-admin", "--ttl", "12h").Output()
+	if err != nil {
+		r.srv.stop()
+		return fmt.Errorf("base token: %w", err)
+	}
+	r.token = strings.TrimSpace(string(tok))
+	fmt.Fprintf(r.w, "## %s (load: %s)\n", r.engine, loadavg())
+	fmt.Fprintf(r.w, "  %-6s %6s %9s %9s %9s %9s %9s %9s %9s\n", "phase", "orgs", "p50", "p90", "p99", "max", "cpu/req", "RSS", "peak")
+	if err := r.phase("create", 0, r.conc); err != nil {
+		r.srv.stop()
+		return err
+	}
+	r.srv.stop()
+	if r.srv, err = startServer(r.bin, dir, r.env); err != nil {
+		return err
+	}
+	defer r.srv.stop()
+	if err := r.phase("cold", 0, 1); err != nil {
+		return err
+	}
+	if r.newN > 0 {
+		lat, cpu, err := r.touch(r.n, r.n+r.newN, 1)
+		if err != nil {
+			return err
+		}
+		rss, hwm := r.srv.rss()
+		r.row("new", r.newN, lat, cpu, rss, hwm)
+	}
+	return nil
+}
+
+// phase touches orgs [0, n) in the checkpoint batches, printing one row
+// per checkpoint (latencies of that batch, RSS after it).
+func (r *run) phase(name string, from, conc int) error {
+	var all []time.Duration
+	var cpuAll time.Duration
+	prev := from
+	for _, cp := range r.cps {
+		lat, cpu, err := r.touch(prev, cp, conc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		all = append(all, lat...)
+		cpuAll += cpu
+		time.Sleep(r.settle)
+		rss, hwm := r.srv.rss()
+		r.row(name, cp, lat, cpu, rss, hwm)
+		prev = cp
+	}
+	rss, hwm := r.srv.rss()
+	r.row(name+"*", len(all), all, cpuAll, rss, hwm)
+	return nil
+}
+
+func (r *run) row(name string, orgs int, lat []time.Duration, cpu time.Duration, rss, hwm int64) {
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	p := func(q float64) string {
+		if len(s) == 0 {
+			return "-"
+		}
+		return ms(s[min(len(s)-1, int(float64(len(s))*q))])
+	}
+	perReq := time.Duration(0)
+	if len(lat) > 0 {
+		perReq = cpu / time.Duration(len(lat))
+	}
+	fmt.Fprintf(r.w, "  %-6s %6d %9s %9s %9s %9s %9s %9s %9s\n", name, orgs, p(0.5), p(0.9), p(0.99), ms(s[len(s)-1]), ms(perReq), mib(rss), mib(hwm))
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+func mib(kib int64) string      { return fmt.Sprintf("%.1fMiB", float64(kib)/1024) }
+
+// touch sends the first request to orgs [from, to), conc at a time, and
+// returns each latency and the server's CPU time over the batch.
+func (r *run) touch(from, to, conc int) ([]time.Duration, time.Duration, error) {
+	lat := make([]time.Duration, to-from)
+	cpu0 := r.srv.cpu()
+	var next atomic.Int64
+	next.Store(int64(from))
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= to || firstErr != nil {
+					return
+				}
+				d, err := r.request(fmt.Sprintf("org%05d", i))
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				lat[i-from] = d
+			}
+		}()
+	}
+	wg.Wait()
+	return lat, r.srv.cpu() - cpu0, firstErr
+}
+
+func (r *run) request(org string) (time.Duration, error) {
+	req, _ := http.NewRequest("GET", r.srv.url+"/v1/collections/users/records?perPage=1", nil)
+	req.Header.Set("Authorization", r.token)
+	req.Header.Set("X-Org-Id", org)
+	start := time.Now()
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", org, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("%s: %d %s", org, resp.StatusCode, body)
+	}
+	return d, nil
+}
+
+// deps starts the engine's database server and sets r.env.
+func (r *run) deps() error {
+	r.stopDeps = func() {}
+	switch r.engine {
+	case "sqlite":
+		r.env = []string{"BASE_STORE=sqlite"}
+	case "postgres":
+		pg, err := testsrv.StartPostgres(testsrv.PGBinDir())
+		if err != nil {
+			return err
+		}
+		r.stopDeps = func() { pg.Stop() }
+		r.env = []string{"BASE_STORE=postgres", "BASE_STORE_URL=" + pg.URL}
+	case "libsql":
+		s, err := testsrv.StartSqld(testsrv.SqldPath(), true)
+		if err != nil {
+			return err
+		}
+		r.stopDeps = s.Stop
+		_, port, _ := strings.Cut(s.Addr, ":")
+		u := "http://{org}.sqld.test:" + port + "?proxy=" + url.QueryEscape("http://"+s.Addr) + "&admin=" + url.QueryEscape(s.AdminURL)
+		r.env = []string{"BASE_STORE=libsql", "BASE_STORE_URL=" + u}
+	default:
+		return fmt.Errorf("unknown engine %q", r.engine)
+	}
+	return nil
+}
+
+// server is a running base serve.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan struct{}
+	log  *os.File
+}
+
+func startServer(bin, dir string, env []string) (*server, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	logf, err := os.OpenFile(filepath.Join(dir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", "--dir", filepath.Join(dir, "data"), "--http", addr)
+	cmd.Env = append(os.Environ(), append(env, "BASE_LOG_LEVEL=warn")...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, err
+	}
+	s := &server{cmd: cmd, url: "http://" + addr, done: make(chan struct{}), log: logf}
+	go func() { cmd.Wait(); close(s.done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("base serve exited; see %s", logf.Name())
+		default:
+		}
+		resp, err := http.Get(s.url + "/v1/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.stop()
+	return nil, errors.New("base serve did not become healthy")
+}
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.log.Close()
+}
+
+// rss returns VmRSS and VmHWM of the server in KiB.
+func (s *server) rss() (rss, hwm int64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n
+		case "VmHWM":
+			hwm = n
+		}
+	}
+	return rss, hwm
+}
+
+// cpu returns the server's user+system CPU time so far.
+func (s *server) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may contain spaces).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
