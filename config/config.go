@@ -17,6 +17,7 @@ import (
 
 	"github.com/hanzoai/base/auth"
 	"github.com/hanzoai/base/handler"
+	"github.com/hanzoai/base/jobs"
 	"github.com/hanzoai/base/realtime-hub/bus/redisbus"
 )
 
@@ -43,6 +44,10 @@ type Config struct {
 	S3Endpoint, S3Bucket, S3Region, S3AccessKey, S3SecretKey string
 	S3ForcePathStyle                                         bool
 	FileTokenSecret                                          string
+
+	// Scheduler is who may run jobs over HTTP besides platform
+	// superusers (BASE_SCHEDULER_*).
+	Scheduler Scheduler
 }
 
 // FilesConfig returns the file storage part of cfg.
@@ -83,6 +88,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		FileTokenSecret: get("BASE_FILE_TOKEN_SECRET", ""),
 	}
 	var errs []error
+	sc, err := SchedulerFromEnv(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Scheduler = sc
 	if v := get("S3_FORCE_PATH_STYLE", ""); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -135,21 +145,44 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	return cfg, nil
 }
 
-// Open opens the store, file storage and realtime bus cfg names, builds
-// the token verifier for the external IAM (discovered lazily: no network
-// at start-up) and returns the API handler and a Closer for all of it.
+// Deployment is what OpenDeployment wires: the API handler, the registry
+// of scheduled jobs it serves (and that adapters trigger), and what to
+// close.
+type Deployment struct {
+	Handler http.Handler
+	Jobs    *jobs.Registry
+	closers closeAll
+}
+
+// Close closes the store, bus and the rest, in reverse order of opening.
+func (d *Deployment) Close() error { return d.closers.Close() }
+
+// Open is OpenDeployment for callers that need only the handler and a
+// Closer.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, io.Closer, error) {
+	d, err := OpenDeployment(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.Handler, d, nil
+}
+
+// OpenDeployment opens the store, file storage and realtime bus cfg names,
+// builds the token verifier for the external IAM (discovered lazily: no
+// network at start-up), the registry of built-in jobs (see Jobs) served
+// on the crons routes (see Crons), and returns the API handler with them.
 // Without IAM_ENDPOINT every request is a guest (logged as a warning).
 // With BASE_REDIS_URL, committed changes are published to Redis for the
 // realtime hub; without it they are not published (a serverless handler
 // has no hub of its own).
-func Open(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, io.Closer, error) {
+func OpenDeployment(ctx context.Context, cfg Config, log *slog.Logger) (*Deployment, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	var closers closeAll
-	fail := func(err error) (http.Handler, io.Closer, error) {
+	fail := func(err error) (*Deployment, error) {
 		closers.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	st, err := OpenStore(cfg.Store, cfg.StoreURL, cfg.Dir, log)
 	if err != nil {
@@ -166,6 +199,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, io.C
 		MaxBodySize: cfg.MaxBodySize,
 		IAMClientID: cfg.IAMClientID,
 	}
+	reg, err := Jobs(st, log)
+	if err != nil {
+		return fail(fmt.Errorf("config: %w", err))
+	}
+	hcfg.Jobs = Crons(reg, cfg.Scheduler)
 	if hcfg.Files, err = OpenFiles(cfg.FilesConfig()); err != nil {
 		return fail(fmt.Errorf("config: %w", err))
 	}
@@ -197,7 +235,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (http.Handler, io.C
 	if err != nil {
 		return fail(fmt.Errorf("config: %w", err))
 	}
-	return h, closers, nil
+	return &Deployment{Handler: h, Jobs: reg, closers: closers}, nil
 }
 
 // closeAll closes in reverse order of opening.
