@@ -148,11 +148,14 @@ type User struct {
 func (u *User) Subject() string { return u.Org + "/" + u.Username }
 
 // memberships is the orgs claim: the user's own org first (role "admin"
-// when IsAdmin, else "member"), then the other memberships.
+// when IsAdmin, else its first assigned role, else "member"), then the
+// other memberships.
 func (u *User) memberships() []OrgRole {
 	role := "member"
 	if u.IsAdmin {
 		role = "admin"
+	} else if len(u.Roles) > 0 {
+		role = u.Roles[0]
 	}
 	out := []OrgRole{{Org: u.Org, Role: role}}
 	for _, o := range u.Orgs {
