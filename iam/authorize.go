@@ -216,6 +216,19 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			s.loginPage(w, r, a, app, org, username, err)
 			return
 		}
+		step, err := s.secondFactor(ctx, u)
+		if err == nil && step != "" {
+			err = s.startMFA(ctx, w, r, u, step, "", a)
+		}
+		if err != nil {
+			s.log.Error("iam: second factor", "err", err)
+			errorPage(w, 500, org, "Something went wrong while processing your request.")
+			return
+		}
+		if step != "" {
+			s.mfaPage(w, r, app, org, step)
+			return
+		}
 		sessHash, err := s.startSession(ctx, w, r, u)
 		if err != nil {
 			s.log.Error("iam: start session", "err", err)
@@ -227,7 +240,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if a.Prompt != "login" {
-		if sess, u := s.currentSession(ctx, r, app.Org); sess != nil {
+		if sess, u := s.currentSession(ctx, r, app.Org); sess != nil && s.sessionSatisfiesPolicy(ctx, u) {
 			s.finishAuthorize(w, r, a, app, u, scope, sess.hash, sess.authTime, http.StatusFound)
 			return
 		}
@@ -245,6 +258,13 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, a authzReques
 	p := page{Title: "Sign in", Subtitle: "to continue to " + titleOf(app), Form: true, Action: PathAuthorize,
 		Hidden: a.hidden(), Username: username, Submit: "Sign in"}
 	brand(&p, org)
+	if s.webauthnAvailable() {
+		q := url.Values{}
+		for k, v := range a.hidden() {
+			q.Set(k, v)
+		}
+		p.WebAuthn = &webauthnButton{Label: "Sign in with a passkey", Begin: PathWebAuthnLoginBegin + "?" + q.Encode(), Finish: PathWebAuthnLoginFinish}
+	}
 	status := http.StatusOK
 	var th *errThrottled
 	switch {
@@ -465,6 +485,22 @@ func (s *Server) handleLoginAPI(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.log.Error("iam: login api", "err", err)
 		envelope(w, 500, false, "Something went wrong while processing your request.", nil)
+		return
+	}
+	step, err := s.secondFactor(ctx, u)
+	if err == nil && step != "" {
+		err = s.startMFA(ctx, w, r, u, step, req.Type, a)
+	}
+	if err != nil {
+		s.log.Error("iam: login api", "err", err)
+		envelope(w, 500, false, "Something went wrong while processing your request.", nil)
+		return
+	}
+	if step != "" {
+		// The password was right; the login finishes with a passkey
+		// through the mfa endpoints (the cookie set above names it).
+		envelope(w, http.StatusUnauthorized, false, "A passkey is required to finish signing in.",
+			map[string]string{"mfa": step, "begin": PathWebAuthnMFABegin, "finish": PathWebAuthnMFAFinish})
 		return
 	}
 	sessHash, err := s.startSession(ctx, w, r, u)

@@ -215,6 +215,16 @@ func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
 		renderPage(w, 500, p)
 		return
 	}
+	if err := s.passwordSuffices(ctx, u); err != nil {
+		status := http.StatusForbidden
+		p.Error = "This account requires a passkey, which this page cannot use."
+		if !errors.Is(err, errSecondFactor) {
+			s.log.Error("iam: device page", "err", err)
+			p.Error, status = "Something went wrong while processing your request.", 500
+		}
+		renderPage(w, status, p)
+		return
+	}
 	if _, err := s.db.ExecContext(ctx, `UPDATE iam_devices SET status = 'approved', username = ?, auth_time = ? WHERE user_code = ? AND status = 'pending'`,
 		u.Username, s.now().Unix(), code); err != nil {
 		s.log.Error("iam: device page", "err", err)

@@ -36,6 +36,9 @@ button.secondary { background: #fff; color: #1b1f24; border: 1px solid #8a929c; 
 .error { margin: 1rem 0 0; padding: .6rem .8rem; background: #fdecea; color: #8a1c12; border-radius: 6px; }
 .ok { margin: 1rem 0 0; padding: .6rem .8rem; background: #e7f5ec; color: #14532d; border-radius: 6px; }
 img.logo { max-height: 48px; margin-bottom: 1rem; }
+h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
+ul.passkeys { padding-left: 1.2rem; }
+[hidden] { display: none !important; }
 </style>
 </head>
 <body>
@@ -60,6 +63,13 @@ img.logo { max-height: 48px; margin-bottom: 1rem; }
 {{if .AskCode}}<button type="submit" name="action" value="deny" class="secondary" formnovalidate>Deny</button>{{end}}
 </form>
 {{end}}
+{{if .ShowPasskeys}}<h2>Your passkeys</h2>
+{{if .Passkeys}}<ul class="passkeys">{{range .Passkeys}}<li>{{.}}</li>{{end}}</ul>{{else}}<p>You have no passkeys yet.</p>{{end}}
+{{end}}
+{{with .WebAuthn}}<button type="button" id="passkey" {{if not .Primary}}class="secondary" {{end}}data-begin="{{.Begin}}" data-finish="{{.Finish}}">{{.Label}}</button>
+<p class="error" role="alert" id="passkey-error" tabindex="-1" hidden></p>
+<script nonce="{{$.Nonce}}">{{$.Script}}</script>
+{{end}}
 </main>
 </body>
 </html>`))
@@ -78,6 +88,21 @@ type page struct {
 	AskCode         bool
 	UserCode        string
 	Submit          string
+	// WebAuthn is the passkey button (login, second factor, passkeys
+	// page); with it the page carries passkeyScript under a CSP nonce.
+	WebAuthn     *webauthnButton
+	ShowPasskeys bool     // the passkeys page: list Passkeys
+	Passkeys     []string // names of the user's passkeys
+	Nonce        string
+	Script       template.JS
+}
+
+// webauthnButton is a button that runs a WebAuthn ceremony: POST Begin
+// (JSON), navigator.credentials.create/get, POST Finish, then follow the
+// answer's redirect or reload the page.
+type webauthnButton struct {
+	Label, Begin, Finish string
+	Primary              bool
 }
 
 var (
@@ -112,7 +137,12 @@ func renderPage(w http.ResponseWriter, status int, p page) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'")
+	csp := "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"
+	if p.WebAuthn != nil {
+		p.Nonce, p.Script = randomToken(18), passkeyScript
+		csp += "; script-src 'nonce-" + p.Nonce + "'; connect-src 'self'"
+	}
+	h.Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
 	if err := pageTmpl.Execute(w, p); err != nil {
 		return
@@ -136,3 +166,77 @@ func titleOf(a *Application) string {
 	}
 	return strings.TrimSpace(a.Name)
 }
+
+// passkeyScript drives the WebAuthn button of a page (#passkey, its
+// data-begin and data-finish endpoints) and reports failures in the
+// #passkey-error alert. Binary fields travel as base64url, as in
+// PublicKeyCredential.toJSON(); it is written out by hand so that older
+// browsers without the JSON helpers work too.
+const passkeyScript template.JS = `(function () {
+  var btn = document.getElementById('passkey'), err = document.getElementById('passkey-error');
+  if (!btn) return;
+  if (!window.PublicKeyCredential || !navigator.credentials) { btn.hidden = true; return; }
+  function enc(buf) {
+    var b = new Uint8Array(buf), s = '';
+    for (var i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+    return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+  function dec(s) {
+    s = s.replace(/-/g, '+').replace(/_/g, '/');
+    while (s.length % 4) s += '=';
+    var r = atob(s), b = new Uint8Array(r.length);
+    for (var i = 0; i < r.length; i++) b[i] = r.charCodeAt(i);
+    return b.buffer;
+  }
+  function ids(list) { (list || []).forEach(function (c) { c.id = dec(c.id); }); }
+  function credential(c) {
+    var r = c.response, out = { id: c.id, rawId: enc(c.rawId), type: c.type,
+      clientExtensionResults: c.getClientExtensionResults ? c.getClientExtensionResults() : {},
+      response: { clientDataJSON: enc(r.clientDataJSON) } };
+    if (c.authenticatorAttachment) out.authenticatorAttachment = c.authenticatorAttachment;
+    if (r.attestationObject) {
+      out.response.attestationObject = enc(r.attestationObject);
+      out.response.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      out.response.authenticatorData = enc(r.authenticatorData);
+      out.response.signature = enc(r.signature);
+      if (r.userHandle) out.response.userHandle = enc(r.userHandle);
+    }
+    return out;
+  }
+  function post(url, body) {
+    return fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body) }).then(function (res) {
+      return res.json().then(function (j) {
+        if (!res.ok || j.status === 'error') throw new Error(j.msg || 'The passkey could not be used.');
+        return j;
+      });
+    });
+  }
+  function fail(e) {
+    err.textContent = e && e.name === 'NotAllowedError' ? 'The passkey request was cancelled or timed out.'
+      : (e && e.message) || 'The passkey could not be used.';
+    err.hidden = false;
+    btn.disabled = false;
+    err.focus();
+  }
+  btn.addEventListener('click', function () {
+    err.hidden = true;
+    btn.disabled = true;
+    post(btn.dataset.begin, {}).then(function (b) {
+      var pk = b.publicKey, p;
+      pk.challenge = dec(pk.challenge);
+      if (b.mode === 'create') {
+        pk.user.id = dec(pk.user.id);
+        ids(pk.excludeCredentials);
+        p = navigator.credentials.create({ publicKey: pk });
+      } else {
+        ids(pk.allowCredentials);
+        p = navigator.credentials.get({ publicKey: pk });
+      }
+      return p.then(function (c) { return post(btn.dataset.finish, { ceremony: b.ceremony, credential: credential(c) }); });
+    }).then(function (j) {
+      if (j.redirect) location.assign(j.redirect); else location.reload();
+    }).catch(fail);
+  });
+})();`

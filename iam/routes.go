@@ -31,6 +31,15 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]string{"status": "ok"})
 	})
+	mux.HandleFunc("POST "+PathWebAuthnRegisterBegin, s.handleRegisterBegin)
+	mux.HandleFunc("POST "+PathWebAuthnRegisterFinish, s.handleRegisterFinish)
+	mux.HandleFunc("POST "+PathWebAuthnLoginBegin, s.handleLoginBegin)
+	mux.HandleFunc("POST "+PathWebAuthnLoginFinish, s.handleLoginFinish)
+	mux.HandleFunc("POST "+PathWebAuthnMFABegin, s.handleMFABegin)
+	mux.HandleFunc("POST "+PathWebAuthnMFAFinish, s.handleMFAFinish)
+	mux.HandleFunc("GET "+PathWebAuthnCredentials, s.handleCredentials)
+	mux.HandleFunc("DELETE "+PathWebAuthnCredentials+"/{id}", s.handleCredentialDelete)
+	mux.HandleFunc("GET "+PathWebAuthn, s.handlePasskeysPage)
 	s.adminRoutes(mux)
 	mux.HandleFunc("/", notFound)
 	return mux

@@ -376,6 +376,11 @@ func (s *Server) grantPassword(ctx context.Context, r *http.Request, app *Applic
 	case err != nil:
 		return nil, err
 	}
+	if err := s.passwordSuffices(ctx, u); errors.Is(err, errSecondFactor) {
+		return nil, oerr(400, "invalid_grant", "This account requires a passkey; sign in through the browser.")
+	} else if err != nil {
+		return nil, err
+	}
 	return s.issueForUser(ctx, app, u, scope, "", s.now().Unix(), "")
 }
 
