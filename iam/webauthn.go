@@ -18,7 +18,8 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 )
 
-// WebAuthn passkeys (spec/iam.md "Users and security").
+// WebAuthn passkeys (spec/iam.md "Users and security"); see also the MFA
+// policies (MFAOptional, MFARequired).
 //
 // The relying party is the issuer: its RP ID is the issuer's host name and
 // the only accepted origin is the issuer's origin, so passkeys work when the
@@ -50,8 +51,16 @@ import (
 // {status:"error", msg} with 400 (bad ceremony or credential), 401 (no
 // session, verification failed) or 501 (WebAuthn unavailable on this
 // issuer).
-
-// Paths of the WebAuthn endpoints.
+//
+// A correct password that needs a second factor (see MFARequired) sets the
+// iam_mfa cookie (HttpOnly, SameSite=Strict, 5 minutes) naming the pending
+// login: the login page then shows the passkey step, and POST
+// /v1/iam/login answers 401 {status:"error", data:{mfa:"passkey"|"enroll",
+// begin, finish}}; the mfa endpoints finish it the way the login would have
+// (code and redirect for type "code" and the login page, the subject for
+// type "login").
+//
+// These are the paths of those endpoints.
 const (
 	PathWebAuthn               = "/v1/iam/webauthn"
 	PathWebAuthnRegisterBegin  = "/v1/iam/webauthn/register/begin"
