@@ -90,6 +90,13 @@ func TestPostgresSuite(t *testing.T) {
 		{"RevokeAndLogout", TestRevokeAndLogout},
 		{"ClientCredentialsAndKeyRotation", TestClientCredentialsAndKeyRotation},
 		{"InitDataCreateOnly", TestInitDataCreateOnly},
+		{"AdminAuthz", TestAdminAuthz},
+		{"AdminOrgUpdateAndDelete", TestAdminOrgUpdateAndDelete},
+		{"AdminApplications", TestAdminApplications},
+		{"AdminUsers", TestAdminUsers},
+		{"AdminRoles", TestAdminRoles},
+		{"BalanceVerbs", TestBalanceVerbs},
+		{"BalanceConcurrentAdds", TestBalanceConcurrentAdds},
 	} {
 		t.Run(tc.name, tc.test)
 	}
