@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,16 +48,24 @@ func SchedulerFromEnv(getenv func(string) string) (Scheduler, error) {
 }
 
 // Jobs returns a registry of the built-in jobs that apply to st:
-// __baseStoreOptimize__ when the store has maintenance to do (SQLite,
-// PostgreSQL; not libSQL, whose server maintains itself). The embedded
-// IAM's __baseIAMCleanup__ is added by `base serve`, the only binary that
-// embeds it.
+// __baseStoreOptimize__, which for a store without maintenance to do
+// (libSQL: sqld maintains its databases itself) is a logged no-op, so the
+// same schedules fit every store. The embedded IAM's __baseIAMCleanup__ is
+// added by `base serve`, the only binary that embeds the IAM.
 func Jobs(st store.Store, log *slog.Logger) (*jobs.Registry, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	reg := jobs.NewRegistry(log)
-	if j, ok := jobs.StoreOptimize(st); ok {
-		if err := reg.Add(j); err != nil {
-			return nil, fmt.Errorf("jobs: %w", err)
-		}
+	j, ok := jobs.StoreOptimize(st)
+	if !ok {
+		j = jobs.Job{ID: jobs.StoreOptimizeID, Expression: jobs.StoreOptimizeExpression, Run: func(ctx context.Context) error {
+			log.InfoContext(ctx, "store optimize: nothing to do, the store maintains itself", "store", fmt.Sprintf("%T", st))
+			return nil
+		}}
+	}
+	if err := reg.Add(j); err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	return reg, nil
 }

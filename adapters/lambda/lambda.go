@@ -74,26 +74,13 @@ type ScheduledEvent struct {
 	Job        string          `json:"-"`
 }
 
-// LogScheduler is the Scheduler used until Base has a scheduled-job
-// runner: it logs the event and does nothing else.
-type LogScheduler struct{ Logger *slog.Logger }
-
-// RunScheduled logs ev at info level and returns nil.
-func (s LogScheduler) RunScheduled(ctx context.Context, ev ScheduledEvent) error {
-	log := s.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log.InfoContext(ctx, "scheduled event (no job runner yet: nothing to do)",
-		"job", ev.Job, "eventId", ev.ID, "source", ev.Source, "detailType", ev.DetailType)
-	return nil
-}
-
 // Config configures an Adapter. Handler is required.
 type Config struct {
 	Handler http.Handler
 	Logger  *slog.Logger
-	// Scheduler receives EventBridge events (default: a LogScheduler).
+	// Scheduler receives EventBridge events, usually a JobScheduler over
+	// the deployment's jobs (nil: every scheduled event fails, so that
+	// EventBridge retries it and its failure is seen).
 	Scheduler Scheduler
 	// MaxRequestBody bounds a request body after base64 decoding; a larger
 	// one is answered 413 without calling Handler (default
@@ -125,7 +112,7 @@ func New(cfg Config) (*Adapter, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Scheduler == nil {
-		cfg.Scheduler = LogScheduler{Logger: cfg.Logger}
+		cfg.Scheduler = noScheduler{}
 	}
 	if cfg.MaxRequestBody <= 0 {
 		cfg.MaxRequestBody = DefaultMaxPayload

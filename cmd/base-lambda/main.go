@@ -65,17 +65,19 @@ func NewMain(getenv func(string) string, logw io.Writer) (*Main, error) {
 	return &Main{Config: cfg, Logger: slog.New(lambdaadapter.LogHandler(h))}, nil
 }
 
-// Open builds the handler and returns the adapter to hand to lambda.Start.
+// Open builds the handler and the job registry and returns the adapter to
+// hand to lambda.Start.
 func (m *Main) Open(ctx context.Context) (*lambdaadapter.Adapter, error) {
-	h, closer, err := config.Open(ctx, m.Config, m.Logger)
+	d, err := config.OpenDeployment(ctx, m.Config, m.Logger)
 	if err != nil {
 		return nil, err
 	}
-	m.closer = closer
+	m.closer = d
 	return lambdaadapter.New(lambdaadapter.Config{
-		Handler:   h,
-		Logger:    m.Logger,
-		Scheduler: lambdaadapter.LogScheduler{Logger: m.Logger},
+		Handler: d.Handler,
+		Logger:  m.Logger,
+		// EventBridge schedules run the same jobs GET /v1/crons lists.
+		Scheduler: lambdaadapter.JobScheduler{Jobs: d.Jobs, Logger: m.Logger},
 	})
 }
 

@@ -176,7 +176,8 @@ func TestRuntimeLoop(t *testing.T) {
 	bin := build(t, runtime.GOARCH)
 	d := devIAM(t)
 	rt := newRuntimeAPI(t)
-	f := start(t, bin, "AWS_LAMBDA_RUNTIME_API="+rt.addr(), "BASE_DIR="+t.TempDir(), "IAM_ENDPOINT="+d.Issuer(), "BASE_LOG_LEVEL=debug")
+	dir := t.TempDir()
+	f := start(t, bin, "AWS_LAMBDA_RUNTIME_API="+rt.addr(), "BASE_DIR="+dir, "IAM_ENDPOINT="+d.Issuer(), "BASE_LOG_LEVEL=debug")
 
 	admin, err := d.Mint(iam.UserClaims{Subject: "default/root", Org: "default", Admin: true}.Map(), time.Hour)
 	if err != nil {
@@ -220,9 +221,24 @@ func TestRuntimeLoop(t *testing.T) {
 		t.Errorf("413 envelope %v", env)
 	}
 
-	sched := rt.call(t, []byte(`{"version":"0","id":"e1","detail-type":"Scheduled Event","source":"aws.events","time":"2026-01-01T00:00:00Z","resources":["arn:aws:events:us-east-1:123456789012:rule/base-cleanup"],"detail":{}}`))
+	// The event the Terraform module's EventBridge target sends runs the
+	// store optimize job: the org's WAL, full after the writes above, is
+	// checkpointed to 0 bytes. A job the function does not have fails the
+	// invocation.
+	wal := filepath.Join(dir, "orgs", "default.db-wal")
+	if fi, err := os.Stat(wal); err != nil || fi.Size() == 0 {
+		t.Fatalf("no WAL after writes (%v); the check below proves nothing", err)
+	}
+	sched := rt.call(t, []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{"job":"__baseStoreOptimize__"}}`))
 	if sched.err || string(sched.body) != `{"ok":true}` {
 		t.Errorf("scheduled event: %s (error %v)", sched.body, sched.err)
+	}
+	if fi, err := os.Stat(wal); err != nil || fi.Size() != 0 {
+		t.Errorf("WAL after the optimize job: %v, %v; want 0 bytes", fi.Size(), err)
+	}
+	byRule := rt.call(t, []byte(`{"version":"0","id":"e1","detail-type":"Scheduled Event","source":"aws.events","time":"2026-01-01T00:00:00Z","resources":["arn:aws:events:us-east-1:123456789012:rule/base-cleanup"],"detail":{}}`))
+	if !byRule.err {
+		t.Errorf("a scheduled event for an unknown job must fail the invocation, got %s", byRule.body)
 	}
 	unknown := rt.call(t, []byte(`{"Records":[]}`))
 	if !unknown.err {
@@ -247,7 +263,7 @@ func TestRuntimeLoop(t *testing.T) {
 				}
 				access++
 			}
-			if line["job"] == "base-cleanup" && line["awsRequestId"] != nil {
+			if line["msg"] == "job done" && line["job"] == "__baseStoreOptimize__" && line["awsRequestId"] != nil {
 				job++
 			}
 		}
