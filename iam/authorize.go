@@ -188,6 +188,9 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	} else {
 		a = parseAuthz(r.URL.Query())
 	}
+	if a.ClientID == "" && s.hostSignIn(w, r) { // no application: the Host's org
+		return
+	}
 	app, scope, fail, err := s.checkAuthz(ctx, a)
 	if err != nil {
 		s.log.Error("iam: authorize", "err", err)
@@ -428,6 +431,9 @@ func (s *Server) handleLoginAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	var app *Application
 	var err error
+	if a.ClientID == "" && req.Organization == "" {
+		req.Organization = s.hostOrgName(r) // no application: the Host's org
+	}
 	switch {
 	case a.ClientID != "":
 		app, err = s.Application(ctx, a.ClientID)

@@ -162,7 +162,7 @@ func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := page{Title: "Connect a device", Subtitle: "Enter the code shown on your device, then sign in to approve it.",
 		Form: true, Action: PathDevicePage, AskCode: true, Submit: "Approve"}
-	brand(&p, nil)
+	brand(&p, s.hostOrg(r)) // until the code names the org
 	if r.Method == http.MethodGet {
 		p.UserCode = r.URL.Query().Get("user_code")
 		renderPage(w, 200, p)

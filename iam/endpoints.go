@@ -425,6 +425,9 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request) {
 		envelope(w, 400, false, "The request body must be a JSON object.", nil)
 		return
 	}
+	if req.Organization == "" {
+		req.Organization = s.hostOrgName(r) // the Host's org
+	}
 	org, err := s.Org(ctx, req.Organization)
 	if err != nil {
 		envelope(w, 400, false, "Unknown organization.", nil)
