@@ -36,6 +36,7 @@ button.secondary { background: #fff; color: #1b1f24; border: 1px solid #8a929c; 
 .error { margin: 1rem 0 0; padding: .6rem .8rem; background: #fdecea; color: #8a1c12; border-radius: 6px; }
 .ok { margin: 1rem 0 0; padding: .6rem .8rem; background: #e7f5ec; color: #14532d; border-radius: 6px; }
 img.logo { max-height: 48px; margin-bottom: 1rem; }
+p.org { margin: 0 0 .5rem; font-weight: 700; color: var(--brand); letter-spacing: .02em; }
 h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
 ul.passkeys { padding-left: 1.2rem; }
 [hidden] { display: none !important; }
@@ -44,6 +45,7 @@ ul.passkeys { padding-left: 1.2rem; }
 <body>
 <main>
 {{if .Logo}}<img class="logo" src="{{.Logo}}" alt="{{.OrgName}} logo">{{end}}
+{{if .Branded}}<p class="org">{{.OrgName}}</p>{{end}}
 <h1>{{.Title}}</h1>
 <p class="sub">{{.Subtitle}}</p>
 {{if .Error}}<p class="error" role="alert" id="form-error">{{.Error}}</p>{{end}}
@@ -78,6 +80,7 @@ ul.passkeys { padding-left: 1.2rem; }
 type page struct {
 	Title, Subtitle string
 	OrgName         string
+	Branded         bool // an org's page: its name is shown
 	Color           template.CSS
 	Logo            template.URL
 	Error, Message  string
@@ -117,6 +120,7 @@ func brand(p *page, o *Org) {
 	if o == nil {
 		return
 	}
+	p.Branded = true
 	p.OrgName = o.DisplayName
 	if p.OrgName == "" {
 		p.OrgName = o.Name
