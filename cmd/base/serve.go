@@ -13,8 +13,10 @@ import (
 
 	httpadapter "github.com/hanzoai/base/adapters/http"
 	"github.com/hanzoai/base/auth"
+	"github.com/hanzoai/base/config"
 	"github.com/hanzoai/base/handler"
 	"github.com/hanzoai/base/iam"
+	"github.com/hanzoai/base/jobs"
 	"github.com/hanzoai/base/realtime-hub/bus"
 	"github.com/hanzoai/base/realtime-hub/bus/redisbus"
 	"github.com/hanzoai/base/realtime-hub/hub"
@@ -58,6 +60,9 @@ type Config struct {
 	S3SecretKey      string
 	S3ForcePathStyle bool
 	FileTokenSecret  string
+	// Scheduler may run jobs over HTTP besides platform superusers
+	// (BASE_SCHEDULER_*; both audience and email, or neither).
+	Scheduler config.Scheduler
 }
 
 // ConfigFromEnv reads the environment through getenv, with defaults.
@@ -100,6 +105,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 	}
 	_ = cfg.LogLevel.UnmarshalText([]byte(get("BASE_LOG_LEVEL", "info")))
 	filesConfigFromEnv(&cfg, getenv)
+	cfg.Scheduler, _ = config.SchedulerFromEnv(getenv) // half-set: disabled
 	return cfg
 }
 
@@ -153,6 +159,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if hcfg.FileTokenSecret, err = fileTokenSecret(cfg); err != nil {
 		return err
 	}
+	// Scheduled jobs: the runner below, and the crons routes.
+	reg, err := config.Jobs(m.store, m.Logger)
+	if err != nil {
+		return err
+	}
+	hcfg.Jobs = config.Crons(reg, cfg.Scheduler)
 	var issuerHandler http.Handler
 	if cfg.IAMEndpoint == "" {
 		// The embedded IAM: its first signing key is the dev issuer's, so
@@ -180,6 +192,15 @@ func (m *Main) Run(ctx context.Context) error {
 		hcfg.IAMAuthorizeURL = dev.Issuer() + iam.PathAuthorize
 		hcfg.IAMClientID = cfg.IAMClientID
 		issuerHandler = idp
+		if err := reg.Add(jobs.IAMCleanup(func(ctx context.Context) (jobs.Cleaner, error) {
+			srv, err := idp.wait(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return srv, nil
+		}, m.Logger)); err != nil {
+			return err
+		}
 	} else {
 		endpoint := strings.TrimRight(cfg.IAMEndpoint, "/")
 		v := auth.NewDiscovering(endpoint, auth.Config{Issuer: cfg.IAMIssuer, Audience: cfg.IAMAudience})
@@ -214,6 +235,18 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The runner stops (and its running jobs return) before the IAM, bus
+	// and store close: deferred after them, it runs first.
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		jobs.NewRunner(reg, m.Logger).Run(jobsCtx)
+	}()
+	defer func() {
+		stopJobs()
+		<-jobsDone
+	}()
 	rt, err := hub.New(hub.Config{
 		Store: m.store, Bus: evbus, Verifier: hcfg.Verifier, Logger: m.Logger,
 		Prefix: cfg.Prefix, DefaultOrg: cfg.DefaultOrg, OrgDomains: cfg.OrgDomains,
