@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hanzoai/base"
@@ -86,8 +85,8 @@ type Handler struct {
 	now     func() time.Time
 	mux     *http.ServeMux
 	root    http.Handler
-	schemas sync.Map // org → *records.Schema
-	thumbs  flight   // thumbnails being generated, by storage key
+	schemas schemaCache // org → *records.Schema, bounded
+	thumbs  flight      // thumbnails being generated, by storage key
 }
 
 // New validates cfg and returns the API handler.
@@ -171,10 +170,8 @@ func (h *Handler) schema(ctx context.Context, db store.DB) (*records.Schema, err
 	if err != nil {
 		return nil, fmt.Errorf("schema version of %s: %w", db.Org(), err)
 	}
-	if cached, ok := h.schemas.Load(db.Org()); ok {
-		if s := cached.(*records.Schema); s.Version == v {
-			return s, nil
-		}
+	if s, ok := h.schemas.Load(db.Org()); ok && s.Version == v {
+		return s, nil
 	}
 	cols, err := store.LoadCollections(ctx, db)
 	if err != nil {
