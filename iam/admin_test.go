@@ -470,4 +470,17 @@ func TestAdminRoles(t *testing.T) {
 	if st, _ := f.call(t, "GET", "/v1/iam/admin/orgs/acme/roles/editor", f.alice, nil); st != 404 {
 		t.Errorf("deleted role: %d", st)
 	}
+	if err := f.FlushAudit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := f.Audit(t.Context(), "acme", 1000)
+	seen := map[string]int{}
+	for _, e := range entries {
+		seen[e.Event]++
+	}
+	for ev, n := range map[string]int{"admin.role.create": 2, "admin.role.assign": 2, "admin.role.update": 1, "admin.role.unassign": 1, "admin.role.delete": 1} {
+		if seen[ev] != n {
+			t.Errorf("audit has %d %s rows, want %d (%v)", seen[ev], ev, n, seen)
+		}
+	}
 }

@@ -209,8 +209,10 @@ func (s *Server) UpdateUser(ctx context.Context, org, username string, p UserPat
 }
 
 // DeleteUser deletes org's user username and, in the same transaction,
-// revokes its sessions and refresh tokens. Its balance transactions stay
-// (they are the accounting record).
+// revokes its sessions and refresh tokens and deletes its balance
+// transactions (a user later created with the name starts from a zero
+// balance and an empty history; the audit log keeps every admin balance
+// change).
 func (s *Server) DeleteUser(ctx context.Context, org, username string) error {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
@@ -228,6 +230,9 @@ func (s *Server) DeleteUser(ctx context.Context, org, username string) error {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM iam_throttle WHERE k = ?`, "acct:"+org+"/"+username); err != nil {
+		return fmt.Errorf("delete user %q: %w", username, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM iam_transactions WHERE org = ? AND username = ?`, org, username); err != nil {
 		return fmt.Errorf("delete user %q: %w", username, err)
 	}
 	if err := tx.Commit(); err != nil {

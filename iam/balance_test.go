@@ -118,6 +118,11 @@ func TestBalanceVerbs(t *testing.T) {
 	if n != 2 {
 		t.Errorf("%d balance audit rows, want 2", n)
 	}
+	// Deleting the user deletes its history with its balance.
+	f.ok(t, "DELETE", "/v1/iam/admin/orgs/acme/users/bob", f.alice, nil)
+	if list, err := f.Transactions(t.Context(), "acme", "bob", 0); err != nil || len(list) != 0 {
+		t.Errorf("transactions of a deleted user: %v %v", list, err)
+	}
 }
 
 // TestBalanceConcurrentAdds sends 50 add-balance calls at once: none is
