@@ -52,6 +52,9 @@ func enableHash(h string) string {
 // paths that do not check a password (passkeys) must refuse such users.
 func (u *User) Disabled() bool { return isDisabledHash(u.passwordHash) }
 
+// errUserDisabled refuses to start a session for a disabled user.
+var errUserDisabled = errors.New("the user is disabled")
+
 // UserPatch is a partial update of a user: nil fields are left unchanged.
 type UserPatch struct {
 	DisplayName   *string    `json:"displayName,omitempty"`

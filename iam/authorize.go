@@ -321,6 +321,9 @@ type session struct {
 
 // startSession creates an SSO session for u and sets its cookie.
 func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User) (string, error) {
+	if u.Disabled() { // every sign-in path ends here, passkeys included
+		return "", errUserDisabled
+	}
 	id := randomToken(32)
 	now := s.now()
 	h := tokenHash(id)
