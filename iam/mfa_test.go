@@ -20,7 +20,7 @@ func addSecureOrg(t testing.TB, ti *testIAM) {
 		t.Fatal(err)
 	}
 	if _, err := ti.CreateApplication(ctx, iam.Application{ClientID: "sec", Org: "secure", RedirectURIs: []string{"http://127.0.0.1:9999/cb"},
-		GrantTypes: []string{iam.GrantAuthorizationCode, iam.GrantRefreshToken}}); err != nil {
+		GrantTypes: []string{iam.GrantAuthorizationCode, iam.GrantRefreshToken, iam.GrantDeviceCode}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ti.CreateApplication(ctx, iam.Application{ClientID: "sec-web", Org: "secure", ClientSecret: "sec-secret",
@@ -96,8 +96,19 @@ func TestMFARequired(t *testing.T) {
 	if st, tok := passwordGrant(t, ti, "sec-web", "sec-secret", "carol", "carol-password"); st != 400 || tok["error"] != "invalid_grant" {
 		t.Fatalf("password grant under required MFA: %d %v", st, tok)
 	}
+	// The device page cannot use a passkey: it refuses carol.
+	resp, body := ti.do(t, "POST", iam.PathDevice, url.Values{"client_id": {"sec"}, "scope": {"openid"}})
+	da := jsonOf(t, body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("device authorization: %d %v", resp.StatusCode, da)
+	}
+	resp, body = ti.do(t, "POST", iam.PathDevicePage, url.Values{"user_code": {da["user_code"].(string)}, "username": {"carol"},
+		"password": {"carol-password"}, "action": {"approve"}})
+	if resp.StatusCode != 403 || strings.Contains(string(body), "connected") {
+		t.Fatalf("device page under required MFA: %d %s", resp.StatusCode, body)
+	}
 	api := freshClient()
-	body, _ := json.Marshal(map[string]string{"type": "code", "username": "carol", "password": "carol-password"})
+	body, _ = json.Marshal(map[string]string{"type": "code", "username": "carol", "password": "carol-password"})
 	req, _ := http.NewRequest("POST", ti.URL+iam.PathLogin+"?"+q.Encode(), strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
 	lr, err := api.Do(req)
@@ -148,18 +159,29 @@ func TestMFARequired(t *testing.T) {
 	}
 	ti.exchangeFor(t, "sec", codeFromRedirect(t, m), verifier)
 
-	// The last passkey cannot be removed under the required policy.
+	// The last passkey cannot be removed under the required policy; a
+	// second one can be added, then either removed.
 	list, _ := ti.Passkeys(t.Context(), "secure", "carol")
 	if st, _ := ti.api(t, b2, "DELETE", iam.PathWebAuthnCredentials+"/"+list[0].ID, nil); st != 409 {
 		t.Fatalf("delete the last passkey under required MFA: %d, want 409", st)
 	}
-	ti.FlushAudit(t.Context())
-	ev := auditEvents(t, ti)
-	for _, want := range []string{"mfa/required", "mfa/ok", "mfa/failure", "webauthn.register/ok"} {
-		if !ev[want] {
-			t.Errorf("audit lacks %s: %v", want, ev)
-		}
+	id, pk = ti.begin(t, b2, iam.PathWebAuthnRegisterBegin, "create")
+	if ex, _ := pk["excludeCredentials"].([]any); len(ex) != 1 {
+		t.Fatalf("registration must exclude the existing passkey: %v", pk["excludeCredentials"])
 	}
+	if st, m := ti.api(t, b2, "POST", iam.PathWebAuthnRegisterFinish, map[string]any{"ceremony": id, "credential": auth.create(t, pk)}); st != 200 {
+		t.Fatalf("second passkey: %d %v", st, m)
+	}
+	if st, _ := ti.api(t, b2, "DELETE", iam.PathWebAuthnCredentials+"/"+list[0].ID, nil); st != 200 {
+		t.Fatalf("delete one of two passkeys: %d", st)
+	}
+	if st, _ := ti.api(t, b2, "DELETE", iam.PathWebAuthnCredentials+"/"+list[0].ID, nil); st != 404 {
+		t.Fatalf("delete a deleted passkey: %d", st)
+	}
+	if list, _ = ti.Passkeys(t.Context(), "secure", "carol"); len(list) != 1 {
+		t.Fatalf("passkeys after delete: %+v", list)
+	}
+	expectAudit(t, ti, "mfa/required", "mfa/ok", "mfa/failure", "webauthn.register/ok", "webauthn.delete/ok")
 }
 
 // TestPasskeyAsSecondFactor: under the optional policy a user who has a

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -802,19 +803,21 @@ func (s *Server) handleCredentialDelete(w http.ResponseWriter, r *http.Request) 
 		envelope(w, 401, false, "Sign in first.", nil)
 		return
 	}
-	if org, err := s.Org(ctx, u.Org); err == nil && org.MFA == MFARequired {
-		list, err := s.Passkeys(ctx, u.Org, u.Username)
-		if err != nil {
-			s.serverError(w, "webauthn delete", err)
-			return
-		}
-		if len(list) <= 1 {
-			envelope(w, 409, false, "Your organization requires a passkey: add another before deleting this one.", nil)
-			return
-		}
-	}
 	id := r.PathValue("id")
-	err := s.DeletePasskey(ctx, u.Org, u.Username, id)
+	list, err := s.Passkeys(ctx, u.Org, u.Username)
+	if err != nil {
+		s.serverError(w, "webauthn delete", err)
+		return
+	}
+	if !slices.ContainsFunc(list, func(p Passkey) bool { return p.ID == id }) {
+		envelope(w, 404, false, "No such passkey.", nil)
+		return
+	}
+	if org, err := s.Org(ctx, u.Org); err == nil && org.MFA == MFARequired && len(list) <= 1 {
+		envelope(w, 409, false, "Your organization requires a passkey: add another before deleting this one.", nil)
+		return
+	}
+	err = s.DeletePasskey(ctx, u.Org, u.Username, id)
 	if errors.Is(err, ErrNotFound) {
 		envelope(w, 404, false, "No such passkey.", nil)
 		return

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 
@@ -343,26 +344,38 @@ func TestPasskeyRegistrationAndPasswordlessLogin(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].SignCount != 1 || list[0].LastUsed.IsZero() {
 		t.Fatalf("sign count / last use not recorded: %+v %v", list, err)
 	}
-	ti.FlushAudit(t.Context())
-	events := auditEvents(t, ti)
-	for _, want := range []string{"webauthn.register/ok", "webauthn.login/ok"} {
-		if !events[want] {
-			t.Errorf("audit lacks %s: %v", want, events)
-		}
-	}
+	expectAudit(t, ti, "webauthn.register/ok", "webauthn.login/ok")
 }
 
-func auditEvents(t testing.TB, ti *testIAM) map[string]bool {
+// expectAudit waits (up to 10 s: the audit log is written in batches) until
+// the audit log holds every event/result of want.
+func expectAudit(t testing.TB, ti *testIAM, want ...string) {
 	t.Helper()
-	entries, err := ti.Audit(t.Context(), "", 1000)
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ti.FlushAudit(t.Context())
+		entries, err := ti.Audit(t.Context(), "", 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, e := range entries {
+			got[e.Event+"/"+e.Result] = true
+		}
+		var missing []string
+		for _, w := range want {
+			if !got[w] {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("audit lacks %v (has %v)", missing, got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	out := map[string]bool{}
-	for _, e := range entries {
-		out[e.Event+"/"+e.Result] = true
-	}
-	return out
 }
 
 // TestPasskeyLoginRefusals: every broken assertion is refused (and audited)
@@ -458,10 +471,7 @@ func TestPasskeyLoginRefusals(t *testing.T) {
 	if st, _ := ti.api(t, freshClient(), "POST", iam.PathWebAuthnRegisterBegin, map[string]any{}); st != 401 {
 		t.Fatalf("register without session: %d", st)
 	}
-	ti.FlushAudit(t.Context())
-	if !auditEvents(t, ti)["webauthn.login/failure"] {
-		t.Error("failed passkey logins are not audited")
-	}
+	expectAudit(t, ti, "webauthn.login/failure")
 }
 
 // TestPasskeyCeremonyAcrossInstances: a ceremony begun on one instance is
@@ -519,5 +529,32 @@ func TestPasskeyUnavailableOnIPIssuer(t *testing.T) {
 	}
 	if st, _ := ti.api(t, nil, "POST", iam.PathWebAuthnLoginBegin+"?"+authzQuery(challenge).Encode(), map[string]any{}); st != 501 {
 		t.Fatalf("login begin on IP issuer: %d, want 501", st)
+	}
+}
+
+// TestPasskeyPostgres runs the passkey and MFA tests with the IAM on
+// PostgreSQL (the ceremonies, credentials and pending second factors are
+// portable SQL).
+func TestPasskeyPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	if pgTestURL != "" {
+		t.Skip("the whole package already runs on BASE_TEST_PG_URL")
+	}
+	url := pgURL(t)
+	pgTestURL = url
+	t.Cleanup(func() { pgTestURL = "" })
+	for _, tc := range []struct {
+		name string
+		test func(*testing.T)
+	}{
+		{"RegistrationAndPasswordlessLogin", TestPasskeyRegistrationAndPasswordlessLogin},
+		{"LoginRefusals", TestPasskeyLoginRefusals},
+		{"CeremonyAcrossInstances", TestPasskeyCeremonyAcrossInstances},
+		{"AsSecondFactor", TestPasskeyAsSecondFactor},
+		{"MFARequired", TestMFARequired},
+	} {
+		t.Run(tc.name, tc.test)
 	}
 }
