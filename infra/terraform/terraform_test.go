@@ -168,7 +168,7 @@ func TestAWSExampleApply(t *testing.T) {
 		"-var", "force_destroy_bucket=true",
 		"-var", "function_url=true",
 		"-var", "redis_replication_group=false", // moto has no member clusters for replication groups
-		"-var", `schedules={"cleanup":"rate(1 hour)","backup":"cron(0 3 * * ? *)"}`,
+		"-var", `schedules={"__baseStoreOptimize__":"cron(0 0 * * ? *)","__baseIAMCleanup__":"rate(1 hour)"}`,
 	}
 	run(t, dir, nil, tf, "init", "-input=false", "-no-color", "-plugin-dir="+pluginDir)
 	run(t, dir, nil, tf, "validate", "-no-color")
@@ -176,7 +176,7 @@ func TestAWSExampleApply(t *testing.T) {
 	for _, want := range []string{
 		`module.base.aws_lambda_function.base`, `module.base.aws_apigatewayv2_api.http[0]`,
 		`module.base.aws_lambda_function_url.base[0]`, `module.base.aws_s3_bucket.files`, `module.base.aws_kms_key.base`,
-		`module.base.aws_cloudwatch_event_rule.schedule["backup"]`, `module.realtime[0].aws_ecs_service.hub`,
+		`module.base.aws_cloudwatch_event_rule.schedule["__baseStoreOptimize__"]`, `module.realtime[0].aws_ecs_service.hub`,
 		`module.realtime[0].aws_lb_listener_rule.realtime`, `module.realtime[0].aws_elasticache_cluster.bus[0]`,
 	} {
 		if !strings.Contains(plan, want) {

@@ -16,6 +16,11 @@ locals {
     GOOGLE_CLOUD_PROJECT = var.project
     BASE_REDIS_URL       = local.redis_url
   }
+  # The audience of Cloud Scheduler's ID tokens: a custom audience of the
+  # handler service (Cloud Run's invoker check accepts it) that Base checks
+  # too (BASE_SCHEDULER_AUDIENCE). Not the service URL, which the service's
+  # own environment cannot reference.
+  scheduler_audience = "https://${var.name}-api.scheduler.base"
   secret_env = {
     BASE_STORE_URL = google_secret_manager_secret.store_url.secret_id
     S3_SECRET_KEY  = google_secret_manager_secret.s3_secret.secret_id
@@ -130,6 +135,8 @@ resource "google_cloud_run_v2_service" "handler" {
   ingress             = "INGRESS_TRAFFIC_ALL"
   deletion_protection = false
 
+  custom_audiences = [local.scheduler_audience]
+
   template {
     service_account                  = google_service_account.handler.email
     timeout                          = "60s"
@@ -154,6 +161,10 @@ resource "google_cloud_run_v2_service" "handler" {
           S3_BUCKET     = google_storage_bucket.files.name
           S3_REGION     = "auto"
           S3_ACCESS_KEY = google_storage_hmac_key.handler.access_id
+          # POST /v1/crons/ID accepts the scheduler's ID tokens.
+          BASE_SCHEDULER_ISSUER   = "https://accounts.google.com"
+          BASE_SCHEDULER_AUDIENCE = local.scheduler_audience
+          BASE_SCHEDULER_EMAIL    = google_service_account.scheduler.email
         })
         content {
           name  = env.key
@@ -253,10 +264,10 @@ resource "google_cloud_scheduler_job" "job" {
   time_zone = var.schedule_time_zone
   http_target {
     http_method = "POST"
-    uri         = "${google_cloud_run_v2_service.handler.uri}/v1/_jobs/${each.key}"
+    uri         = "${google_cloud_run_v2_service.handler.uri}/v1/crons/${each.key}"
     oidc_token {
       service_account_email = google_service_account.scheduler.email
-      audience              = google_cloud_run_v2_service.handler.uri
+      audience              = local.scheduler_audience
     }
   }
   depends_on = [google_project_service.apis]

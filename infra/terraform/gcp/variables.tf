@@ -91,9 +91,9 @@ variable "vpc_subnetwork" {
 }
 
 variable "schedules" {
-  description = "Scheduled jobs: name → cron (Cloud Scheduler, in schedule_time_zone). Each POSTs to /v1/_jobs/NAME on the handler with an OIDC token."
+  description = "Scheduled jobs: job id (as GET /v1/crons lists them) → cron (Cloud Scheduler, in schedule_time_zone). Each POSTs to /v1/crons/ID on the handler with an OIDC ID token of the scheduler's service account."
   type        = map(string)
-  default     = { cleanup = "0 * * * *" }
+  default     = { "__baseStoreOptimize__" = "0 0 * * *" }
 }
 
 variable "schedule_time_zone" {

@@ -76,9 +76,9 @@ variable "function_url" {
 }
 
 variable "schedules" {
-  description = "Scheduled jobs: name → EventBridge schedule expression."
+  description = "Scheduled jobs: job id → EventBridge schedule expression (UTC). The built-in job of a serverless deployment is __baseStoreOptimize__ (daily); __baseIAMCleanup__ (hourly, rate(1 hour)) exists only where the IAM is embedded (base serve)."
   type        = map(string)
-  default     = { cleanup = "rate(1 hour)" }
+  default     = { "__baseStoreOptimize__" = "cron(0 0 * * ? *)" }
 }
 
 variable "force_destroy_bucket" {

@@ -114,9 +114,9 @@ variable "function_url" {
 }
 
 variable "schedules" {
-  description = "Scheduled jobs: job name → EventBridge schedule expression, e.g. { cleanup = \"rate(1 hour)\" }. The function receives {\"detail\":{\"job\":NAME}}."
+  description = "Scheduled jobs: job id (as GET /v1/crons lists them) → EventBridge schedule expression (UTC). The function receives {\"detail\":{\"job\":ID}} and runs that job; an unknown id fails the invocation."
   type        = map(string)
-  default     = {}
+  default     = { "__baseStoreOptimize__" = "cron(0 0 * * ? *)" }
 }
 
 variable "log_retention_days" {
