@@ -194,7 +194,7 @@ func TestCronsRoutes(t *testing.T) {
 		{"POST", "/v1/crons/__nope__", c.tok.alice, 403},
 		{"GET", "/v1/crons", "", 401},
 		{"GET", "/v1/crons", c.tok.admin, 403},
-		{"POST", "/v1/crons/__fail__", c.tok.root, 500}, // the scheduler retries
+		{"POST", "/v1/crons/__fail__", c.tok.root, 500},   // the scheduler retries
 		{"DELETE", "/v1/crons/__ping__", c.tok.root, 404}, // the catch-all envelope
 	} {
 		res := c.do(t, apiRequest{method: tc.method, path: tc.path, token: tc.token})
