@@ -682,6 +682,12 @@ func (s *Server) handleLoginFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := requestEvent(r)
 	ev.Event, ev.Result, ev.Org, ev.Username, ev.ClientID, ev.Detail = "webauthn.login", "ok", u.Org, u.Username, c.authz.ClientID, b64.EncodeToString(cred.ID)
+	if u.Disabled() {
+		ev.Result = "disabled"
+		s.audit(ev)
+		envelope(w, http.StatusUnauthorized, false, "This account cannot sign in.", nil)
+		return
+	}
 	s.audit(ev)
 	s.completeLogin(w, r, u, c.authz, "")
 }
@@ -755,6 +761,12 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, u *User, 
 		}
 	}
 	sessHash, err := s.startSession(ctx, w, r, u)
+	if errors.Is(err, errUserDisabled) {
+		// A valid passkey of a disabled account: refused like a failed
+		// sign-in, not as a server error.
+		envelope(w, http.StatusUnauthorized, false, "This account cannot sign in.", nil)
+		return
+	}
 	if err != nil {
 		s.serverError(w, "complete login", err)
 		return

@@ -558,3 +558,29 @@ func TestPasskeyPostgres(t *testing.T) {
 		t.Run(tc.name, tc.test)
 	}
 }
+
+// TestPasskeyOfDisabledUser: a disabled account's valid passkey is refused
+// as a failed sign-in (401, audited), not answered with a server error.
+func TestPasskeyOfDisabledUser(t *testing.T) {
+	ti := localhostIAM(t)
+	auth := newAuthenticator(ti.origin())
+	ti.registerPasskey(t, ti.client, auth, "alice", "alice-password")
+	off := true
+	if _, err := ti.UpdateUser(t.Context(), "acme", "alice", iam.UserPatch{Disabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	browser := freshClient()
+	_, challenge := pkcePair("disabled")
+	q := authzQuery(challenge)
+	id, opts := ti.begin(t, browser, iam.PathWebAuthnLoginBegin+"?"+q.Encode(), "get")
+	st, m := ti.api(t, browser, "POST", iam.PathWebAuthnLoginFinish, map[string]any{"ceremony": id, "credential": auth.get(t, opts, nil)})
+	if st != http.StatusUnauthorized || m["status"] != "error" {
+		t.Fatalf("disabled user's passkey login: %d %v", st, m)
+	}
+	for _, c := range browser.Jar.Cookies(mustURL(t, ti.URL+"/v1/iam/")) {
+		if c.Name == "iam_session" {
+			t.Fatal("a session cookie was set for a disabled user")
+		}
+	}
+	expectAudit(t, ti, "webauthn.login/disabled")
+}
