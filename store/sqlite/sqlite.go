@@ -298,6 +298,11 @@ func (s *Store) open(ctx context.Context, h *handle, path string) error {
 	// statements, and either may run the next transaction.
 	w.SetMaxOpenConns(2)
 	w.SetMaxIdleConns(2)
+	// Like the readers, writer connections close after a minute idle: each
+	// costs ~170 KiB of SQLite memory (lookaside, page cache, schema), and
+	// an org idle that long should hold only its handle until IdleTimeout
+	// closes that too (bench/results/orgs-*.txt).
+	w.SetConnMaxIdleTime(time.Minute)
 	r, err := sql.Open("sqlite", path+"?"+s.params+"&_query_only=1")
 	if err != nil {
 		w.Close()

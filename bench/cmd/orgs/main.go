@@ -12,7 +12,9 @@
 // After 100, 1,000 and 10,000 orgs (-checkpoints) of the create and cold
 // phases it waits -settle and records the server's VmRSS ("settled") and
 // VmHWM (its peak since start): RSS should be flat in the number of orgs,
-// the stores closing idle org handles (LRU) as they go.
+// the stores closing idle org handles (LRU) as they go. With -idle, one
+// more reading after the server has been idle that long (the "cpu/req"
+// column then shows the wait).
 //
 // PostgreSQL and sqld are started from the binaries internal/testsrv
 // finds; base serve is the binary given by -base. The request is
@@ -57,6 +59,7 @@ func main() {
 		conc        = flag.Int("conc", 4, "concurrent requests in the create phase")
 		checkpoints = flag.String("checkpoints", "100,1000,10000", "org counts at which RSS is recorded")
 		settle      = flag.Duration("settle", 3*time.Second, "wait before a settled RSS reading")
+		idle        = flag.Duration("idle", 0, "after the new phase, wait this long and record RSS once more (0: skip)")
 		out         = flag.String("out", "", "also append the text table to this file")
 		keep        = flag.Bool("keep", false, "keep the temp dirs and server logs")
 	)
@@ -85,7 +88,7 @@ func main() {
 		*n, *conc, *newN, *settle, time.Now().UTC().Format("2006-01-02 15:04"), loadavg())
 	failed := false
 	for _, e := range strings.Split(*engines, ",") {
-		r := &run{engine: strings.TrimSpace(e), bin: *bin, n: *n, newN: *newN, conc: *conc, cps: cps, settle: *settle, keep: *keep, w: w}
+		r := &run{engine: strings.TrimSpace(e), bin: *bin, n: *n, newN: *newN, conc: *conc, cps: cps, settle: *settle, idle: *idle, keep: *keep, w: w}
 		if err := r.do(); err != nil {
 			fmt.Fprintf(w, "%s: FAILED: %v\n", r.engine, err)
 			failed = true
@@ -114,6 +117,7 @@ type run struct {
 	conc     int
 	cps      []int
 	settle   time.Duration
+	idle     time.Duration
 	keep     bool
 	w        io.Writer
 	dir      string
@@ -172,6 +176,11 @@ func (r *run) do() error {
 		}
 		rss, hwm := r.srv.rss()
 		r.row("new", r.newN, lat, cpu, rss, hwm)
+	}
+	if r.idle > 0 {
+		time.Sleep(r.idle)
+		rss, hwm := r.srv.rss()
+		fmt.Fprintf(r.w, "  %-6s %6s %9s %9s %9s %9s %9s %9s %9s\n", "idle", "-", "-", "-", "-", "-", r.idle, mib(rss), mib(hwm))
 	}
 	return nil
 }
