@@ -63,6 +63,10 @@ type Config struct {
 	// Scheduler may run jobs over HTTP besides platform superusers
 	// (BASE_SCHEDULER_*; both audience and email, or neither).
 	Scheduler config.Scheduler
+	// SchedulerErr is why BASE_SCHEDULER_* could not be used (set half);
+	// Run refuses to start with it rather than silently disabling the
+	// scheduler's access.
+	SchedulerErr error
 }
 
 // ConfigFromEnv reads the environment through getenv, with defaults.
@@ -105,7 +109,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 	}
 	_ = cfg.LogLevel.UnmarshalText([]byte(get("BASE_LOG_LEVEL", "info")))
 	filesConfigFromEnv(&cfg, getenv)
-	cfg.Scheduler, _ = config.SchedulerFromEnv(getenv) // half-set: disabled
+	cfg.Scheduler, cfg.SchedulerErr = config.SchedulerFromEnv(getenv)
 	return cfg
 }
 
@@ -139,6 +143,9 @@ func (m *Main) Run(ctx context.Context) error {
 		cancel(err)
 	}
 	cfg := m.Config
+	if cfg.SchedulerErr != nil {
+		return cfg.SchedulerErr
+	}
 	st, err := openStore(cfg, m.Logger)
 	if err != nil {
 		return err
