@@ -362,7 +362,7 @@ func (h *Handler) truncateCollection(w http.ResponseWriter, r *http.Request, e *
 	d := e.db.Dialect()
 	err = h.withTx(ctx, e, func(tx store.Tx) ([]base.Event, error) {
 		if len(e.svc.Schema.Referencing(c.ID)) == 0 {
-			return nil, store.TruncateCollection(ctx, tx, d, c)
+			return e.svc.Truncate(ctx, tx, c, e.req)
 		}
 		// Relations point here: delete record by record so cascades and
 		// required references behave as single deletes do.

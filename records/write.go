@@ -231,6 +231,26 @@ func (s *Service) deleteCascade(ctx context.Context, tx store.Querier, rec *Reco
 	return nil
 }
 
+// Truncate deletes every record of c in one statement and returns a delete
+// event per record, as PocketBase's truncate (record by record, each
+// delete firing its realtime event) publishes. Only for a collection no
+// relation references: otherwise delete record by record so cascades and
+// required references apply.
+func (s *Service) Truncate(ctx context.Context, tx store.Tx, c *base.Collection, req *Request) ([]base.Event, error) {
+	recs, err := s.selectRecords(ctx, tx, c, "truncate "+c.Name, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := store.TruncateCollection(ctx, tx, s.Dialect, c); err != nil {
+		return nil, classify(err)
+	}
+	events := make([]base.Event, len(recs))
+	for i, r := range recs {
+		events[i] = s.event(req, base.ActionDelete, r)
+	}
+	return events, nil
+}
+
 // referencing loads the records of ref.Collection whose ref.Field holds id.
 func (s *Service) referencing(ctx context.Context, q store.Querier, ref FieldRef, id string) ([]*Record, error) {
 	if !safeFilterText(id) {
