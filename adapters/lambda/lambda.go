@@ -10,11 +10,36 @@
 // payload 2.0, multiValueHeaders of payload 1.0 and of ALBs with
 // multi-value headers on), binary bodies base64-encoded both ways, the
 // source IP as the request's RemoteAddr and the gateway's request id as
-// X-Request-Id. Bodies over the Lambda payload limit are answered 413 in
-// the PocketBase error envelope.
+// X-Request-Id. Bodies over the Lambda payload limit (6 MB for a
+// synchronous invocation, each way) are answered 413 in the PocketBase
+// error envelope, and so is a response that would exceed it.
 //
 // An Adapter implements aws-lambda-go's lambda.Handler: pass it to
 // lambda.Start (build with -tags lambda.norpc).
+//
+// # Why not aws-lambda-go-api-proxy
+//
+// The conversion is this package's own, in both directions, not
+// aws-lambda-go-api-proxy's (v0.16.2). Its ALB response carries only
+// multiValueHeaders, which an ALB without multi-value headers ignores (so
+// every header is lost there), and its request accessors (package core),
+// the part that could otherwise fit, get what Base depends on wrong. Module proxycompare (next to this file; `cd
+// proxycompare && go test`) feeds them the recorded events of
+// testdata/events and pins these differences:
+//   - ALB: the percent-encoded query is escaped again, so a filter
+//     arrives as "%28x%3D1%29" instead of "(x=1)"; and RemoteAddr stays
+//     empty (no source IP).
+//   - Payload 2.0: every header outside a short list is split on commas,
+//     so If-Range "Wed, 21 Oct 2015 07:28:00 GMT" becomes "Wed" and
+//     range requests for files restart at byte 0.
+//   - Payload 1.0: the decoded path is pasted into a URL string, so a
+//     path holding "%" fails the request and one holding "?" loses its
+//     tail to the query.
+//   - It prints plain-text lines to stdout on errors, breaking the JSON
+//     log stream, and reads the environment on every request.
+//
+// Nor is it cheaper: converting the request alone costs it 125
+// allocations, the adapter's whole Invoke (request and response) 107.
 package lambdaadapter
 
 import (
@@ -87,9 +112,9 @@ type Config struct {
 	// DefaultMaxPayload).
 	MaxRequestBody int
 	// MaxResponse bounds the encoded response event; a larger response is
-	// replaced by a 500 envelope, as Lambda would otherwise fail the
-	// invocation and the gateway answer a bare 502 (default
-	// DefaultMaxPayload).
+	// replaced by a 413 envelope naming the limit, as Lambda would
+	// otherwise fail the invocation and the gateway answer a bare 502
+	// (default DefaultMaxPayload).
 	MaxResponse int
 }
 
@@ -206,6 +231,10 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return nil, fmt.Errorf("lambda adapter: decode %s event: %w", kind, err)
 	}
 	res := a.serve(ctx, kind, ev)
+	if n := len(res.header["Set-Cookie"]); n > 1 && kind == KindALB && !ev.multiValue {
+		a.log.WarnContext(ctx, "ALB target group without multi-value headers: only the first Set-Cookie reaches the client; turn lambda.multi_value_headers.enabled on",
+			"cookies", n, "path", ev.path, "requestId", ev.requestID)
+	}
 	out, err := ev.encode(res)
 	if err != nil {
 		return nil, fmt.Errorf("lambda adapter: encode %s response: %w", kind, err)
@@ -213,7 +242,7 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if len(out) > a.maxResponse {
 		a.log.ErrorContext(ctx, "response exceeds the Lambda payload limit", "kind", kind,
 			"bytes", len(out), "limit", a.maxResponse, "path", ev.path, "requestId", ev.requestID)
-		out, err = ev.encode(envelope(http.StatusInternalServerError, "The response is too large for AWS Lambda."))
+		out, err = ev.encode(envelope(http.StatusRequestEntityTooLarge, "The response is too large for AWS Lambda; request less (a smaller page, fewer fields)."))
 		if err != nil {
 			return nil, fmt.Errorf("lambda adapter: encode %s response: %w", kind, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,6 +46,10 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	case "/big":
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write(bytes.Repeat([]byte("x"), 1000))
+		return
+	case "/huge": // over newAdapter's MaxResponse
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(bytes.Repeat([]byte("x"), 8192))
 		return
 	}
 	body, err := io.ReadAll(r.Body)
@@ -171,6 +176,7 @@ func TestRecordedEvents(t *testing.T) {
 		{"alb-single.json", lambdaadapter.KindALB},
 		{"function-url-get.json", lambdaadapter.KindFunctionURL},
 		{"function-url-too-large.json", lambdaadapter.KindFunctionURL},
+		{"function-url-response-too-large.json", lambdaadapter.KindFunctionURL},
 		{"eventbridge-scheduled.json", lambdaadapter.KindScheduled},
 		{"eventbridge-job-input.json", lambdaadapter.KindScheduled},
 	}
@@ -295,15 +301,32 @@ func TestSemantics(t *testing.T) {
 			t.Errorf("got %d %s", r.StatusCode, r.Body)
 		}
 	})
-	t.Run("oversized response becomes an envelope", func(t *testing.T) {
-		ev := bytes.Replace(readEvent(t, "function-url-get.json"), []byte(`"rawPath": "/echo/url"`), []byte(`"rawPath": "/big"`), 1)
+	t.Run("oversized response becomes a 413 envelope on every trigger", func(t *testing.T) {
 		small, err := lambdaadapter.New(lambdaadapter.Config{Handler: http.HandlerFunc(echo), MaxResponse: 900})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := decodeResponse(t, invoke(t, small, ev))
-		if r.StatusCode != 500 || !strings.Contains(r.Body, `"status":500`) {
-			t.Errorf("got %d %s", r.StatusCode, r.Body)
+		for _, name := range []string{"function-url-get.json", "httpapi-v2-get.json", "rest-v1-get.json", "alb-multivalue.json", "alb-single.json"} {
+			// /big answers 1000 bytes, over the 900-byte limit.
+			r := decodeResponse(t, invoke(t, small, withPath(t, readEvent(t, name), "/big")))
+			var env map[string]any
+			if err := json.Unmarshal([]byte(r.Body), &env); err != nil || r.StatusCode != 413 || env["status"] != 413.0 || r.IsBase64Encoded {
+				t.Errorf("%s: got %d %s", name, r.StatusCode, r.Body)
+			}
+		}
+		// The limit is on the encoded response: 1000 bytes fit 2000.
+		roomy, err := lambdaadapter.New(lambdaadapter.Config{Handler: http.HandlerFunc(echo), MaxResponse: 2000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := decodeResponse(t, invoke(t, roomy, withPath(t, readEvent(t, "rest-v1-get.json"), "/big"))); r.StatusCode != 200 || len(r.Body) != 1000 {
+			t.Errorf("a response under the limit: %d, %d bytes", r.StatusCode, len(r.Body))
+		}
+	})
+	t.Run("alb without multi-value headers keeps one whole cookie", func(t *testing.T) {
+		r := decodeResponse(t, invoke(t, a, readEvent(t, "alb-single.json")))
+		if r.MultiValueHeaders != nil || r.Headers["Set-Cookie"] != "a=1; Path=/; HttpOnly" || r.Headers["Vary"] != "Origin, Accept-Encoding" {
+			t.Errorf("headers %q multi %q", r.Headers, r.MultiValueHeaders)
 		}
 	})
 	t.Run("204 has no body", func(t *testing.T) {
@@ -417,4 +440,65 @@ func withPath(tb testing.TB, payload []byte, path string) []byte {
 func healthEvent(tb testing.TB, name string) []byte {
 	tb.Helper()
 	return withPath(tb, readEvent(tb, name), "/v1/health")
+}
+
+// TestCookiesNeverJoined runs every recorded HTTP event and checks each
+// Set-Cookie the response carries, wherever the trigger puts it, is one
+// whole cookie: never two joined with a comma (which a browser would read
+// as one cookie with a mangled attribute). Triggers that can carry
+// several carry them all.
+func TestCookiesNeverJoined(t *testing.T) {
+	var logs bytes.Buffer
+	a, err := lambdaadapter.New(lambdaadapter.Config{Handler: http.HandlerFunc(echo), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a=1; Path=/; HttpOnly", "b=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT"}
+	events, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
+	if err != nil || len(events) == 0 {
+		t.Fatalf("no events: %v", err)
+	}
+	tested := 0
+	for _, path := range events {
+		payload, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind, err := lambdaadapter.Detect(payload)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if kind == lambdaadapter.KindScheduled {
+			continue
+		}
+		r := decodeResponse(t, invoke(t, a, withPath(t, payload, "/echo/cookies")))
+		var got []string
+		for k, v := range r.Headers {
+			if strings.EqualFold(k, "Set-Cookie") {
+				got = append(got, v)
+			}
+		}
+		for k, vs := range r.MultiValueHeaders {
+			if strings.EqualFold(k, "Set-Cookie") {
+				got = append(got, vs...)
+			}
+		}
+		got = append(got, r.Cookies...)
+		for _, c := range got {
+			if !slices.Contains(want, c) {
+				t.Errorf("%s: Set-Cookie %q is not one whole cookie", filepath.Base(path), c)
+			}
+		}
+		all := kind != lambdaadapter.KindALB || r.MultiValueHeaders != nil
+		if all && !slices.Equal(got, want) || !all && len(got) != 1 {
+			t.Errorf("%s (%s): cookies %q", filepath.Base(path), kind, got)
+		}
+		tested++
+	}
+	if tested < 6 {
+		t.Errorf("only %d HTTP events", tested)
+	}
+	if !strings.Contains(logs.String(), "only the first Set-Cookie reaches the client") {
+		t.Errorf("the single-value ALB's dropped cookie was not logged:\n%s", logs.String())
+	}
 }
