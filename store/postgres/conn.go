@@ -22,11 +22,12 @@ import (
 type SearchPathMode int
 
 const (
-	// SearchPathLocal wraps every statement outside an explicit
-	// transaction in BEGIN; SET LOCAL search_path ...; COMMIT, and starts
-	// explicit transactions the same way, so no session state outlives a
-	// transaction. Safe behind PgBouncer / RDS Proxy in transaction mode.
-	// It is the default.
+	// SearchPathLocal sends every statement outside an explicit
+	// transaction pipelined behind set_config('search_path', ..., true)
+	// under one Sync (one round trip, one implicit transaction; see
+	// pipeline.go), and starts explicit transactions with SET LOCAL, so no
+	// session state outlives a transaction. Safe behind PgBouncer / RDS
+	// Proxy in transaction mode. It is the default.
 	SearchPathLocal SearchPathMode = iota
 	// SearchPathSession sets search_path on the session when a pooled
 	// connection is used for another schema than last time: one round
@@ -167,6 +168,9 @@ func (c *conn) leave(failed bool) error {
 }
 
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if schema, ok := c.pipelined(ctx, len(args)); ok {
+		return c.queryPipelined(ctx, schema, query, args)
+	}
 	implicit, err := c.enter(ctx)
 	if err != nil {
 		return nil, err
@@ -182,6 +186,9 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 }
 
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if schema, ok := c.pipelined(ctx, len(args)); ok {
+		return c.execPipelined(ctx, schema, query, args)
+	}
 	implicit, err := c.enter(ctx)
 	if err != nil {
 		return nil, err

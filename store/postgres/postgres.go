@@ -14,10 +14,12 @@
 // Connections come from one small database/sql pool over pgx (Config.
 // MaxConns, default 4; idle connections close after ConnMaxIdleTime), so
 // idle orgs hold nothing. Statements are pointed at the org's schema with
-// SET LOCAL search_path inside a transaction (SearchPathLocal, the
-// default): no session state outlives a transaction, which keeps the
-// driver correct behind PgBouncer or RDS Proxy in transaction mode. "?"
-// placeholders are rebound to $n.
+// a transaction-local search_path (SearchPathLocal, the default): a read
+// is set_config plus the statement pipelined in one round trip and one
+// implicit transaction, a write transaction starts with SET LOCAL. No
+// session state outlives a transaction, which keeps the driver correct
+// behind PgBouncer or RDS Proxy in transaction mode. "?" placeholders are
+// rebound to $n.
 //
 // Writers to one org are serialized like SQLite's: an in-process semaphore
 // per org, then pg_advisory_xact_lock across processes, so
