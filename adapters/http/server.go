@@ -20,7 +20,8 @@ type Config struct {
 	Handler http.Handler
 	Logger  *slog.Logger
 
-	// TLSCertFile and TLSKeyFile enable HTTPS when both are set.
+	// TLSCertFile and TLSKeyFile enable HTTPS when both are set; one
+	// without the other is an error, never a silent fall back to HTTP.
 	TLSCertFile string
 	TLSKeyFile  string
 	// H2C enables cleartext HTTP/2 alongside HTTP/1.1.
@@ -38,10 +39,15 @@ type Config struct {
 
 // Serve listens on cfg.Addr, calls ready with the bound address (useful
 // with port 0), and serves until ctx is done; then it stops accepting,
-// waits up to ShutdownTimeout for in-flight requests and returns nil.
+// waits up to ShutdownTimeout for in-flight requests and returns nil. If
+// requests are still running then, it closes their connections and
+// returns an error wrapping context.DeadlineExceeded.
 func Serve(ctx context.Context, cfg Config, ready func(net.Addr)) error {
 	if cfg.Handler == nil {
 		return errors.New("httpadapter: Config.Handler is required")
+	}
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return errors.New("httpadapter: TLSCertFile and TLSKeyFile must be set together")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -54,6 +60,16 @@ func Serve(ctx context.Context, cfg Config, ready func(net.Addr)) error {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	useTLS := cfg.TLSCertFile != ""
+	var tlsConfig *tls.Config
+	if useTLS {
+		// Loaded before listening, so that a bad pair fails Serve at once.
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("httpadapter: TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -76,17 +92,14 @@ func Serve(ctx context.Context, cfg Config, ready func(net.Addr)) error {
 	if cfg.OnShutdown != nil {
 		srv.RegisterOnShutdown(cfg.OnShutdown)
 	}
-	useTLS := cfg.TLSCertFile != "" && cfg.TLSKeyFile != ""
-	if useTLS {
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
+	srv.TLSConfig = tlsConfig
 	if ready != nil {
 		ready(ln.Addr())
 	}
 	errc := make(chan error, 1)
 	go func() {
 		if useTLS {
-			errc <- srv.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}

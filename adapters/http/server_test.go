@@ -1,6 +1,7 @@
 package httpadapter_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"io"
 	"math/big"
 	"net"
@@ -110,6 +112,110 @@ func TestReadHeaderTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("closed after %v, want about the 200 ms header timeout", d)
+	}
+}
+
+// TestIdleTimeout: a kept-alive connection with no request in flight is
+// closed by the server after IdleTimeout, one with traffic is not.
+func TestIdleTimeout(t *testing.T) {
+	addr, _, _ := serve(t, httpadapter.Config{
+		Handler:     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
+		IdleTimeout: 300 * time.Millisecond,
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	get := func() error {
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return err
+		}
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return err
+	}
+	// Requests 150 ms apart keep the connection: each one resets the clock.
+	for i := range 4 {
+		if err := get(); err != nil {
+			t.Fatalf("request %d on a connection in use: %v", i, err)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle connection: read %d bytes, %v; want EOF from the server", n, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("closed after %v idle, want about 300 ms", d)
+	}
+}
+
+// TestShutdownTimeout: a request still running when ShutdownTimeout ends
+// has its connection closed, and Serve reports it instead of hanging.
+func TestShutdownTimeout(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	addr, stop, done := serve(t, httpadapter.Config{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			<-release
+		}),
+		ShutdownTimeout: 300 * time.Millisecond,
+	})
+	res := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/stuck")
+		if err == nil {
+			resp.Body.Close()
+		}
+		res <- err
+	}()
+	<-started
+	begin := time.Now()
+	stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Serve = %v, want a shutdown deadline error", err)
+		}
+		if d := time.Since(begin); d < 250*time.Millisecond || d > 3*time.Second {
+			t.Errorf("Serve returned after %v, want about the 300 ms timeout", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve still waiting 5 s after a 300 ms shutdown timeout")
+	}
+	if err := <-res; err == nil {
+		t.Error("the stuck request got a response; its connection should have been closed")
+	}
+}
+
+// TestTLSConfigErrors: half a TLS configuration, or a pair that does not
+// load, fails Serve before it listens rather than serving plain HTTP.
+func TestTLSConfigErrors(t *testing.T) {
+	certFile, keyFile := selfSigned(t)
+	for _, tc := range []struct{ name, cert, key string }{
+		{"cert only", certFile, ""},
+		{"key only", "", keyFile},
+		{"missing file", certFile, filepath.Join(t.TempDir(), "nope.pem")},
+		{"swapped", keyFile, certFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			listened := false
+			err := httpadapter.Serve(context.Background(), httpadapter.Config{
+				Addr: "127.0.0.1:0", Handler: http.NotFoundHandler(), TLSCertFile: tc.cert, TLSKeyFile: tc.key,
+			}, func(net.Addr) { listened = true })
+			if err == nil || listened {
+				t.Errorf("Serve = %v (listened %v), want an error before listening", err, listened)
+			}
+		})
 	}
 }
 
