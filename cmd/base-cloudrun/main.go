@@ -1,9 +1,9 @@
 // Command base-cloudrun runs the Base API on Google Cloud Run: it listens
-// on $PORT, logs JSON lines in Cloud Logging's format (trace-correlated
-// with GOOGLE_CLOUD_PROJECT set), and on SIGTERM stops accepting and
-// drains in-flight requests within Cloud Run's 10 s grace period. It is
-// configured by the environment of spec/base-v1.md §8; BASE_DIR defaults
-// to /tmp/base_data.
+// on $PORT (HTTP/1.1 and h2c), logs JSON lines in Cloud Logging's format
+// (trace-correlated with GOOGLE_CLOUD_PROJECT set), and on SIGTERM stops
+// accepting and drains in-flight requests within Cloud Run's 10 s grace
+// period. It is configured by the environment of spec/base-v1.md §8;
+// BASE_DIR defaults to /tmp/base_data.
 //
 // With FUNCTION_TARGET set (as on Cloud Functions 2nd gen) it serves the
 // same handler through functions-framework-go instead; see package
@@ -105,6 +105,9 @@ func (m *Main) Run(ctx context.Context) error {
 		Handler:         cloudrun.Tracing(h),
 		Logger:          m.Logger,
 		ShutdownTimeout: m.ShutdownTimeout,
+		// Cloud Run's "HTTP/2 end-to-end" speaks h2c to the container
+		// (and lifts HTTP/1's 32 MiB request limit); HTTP/1.1 still works.
+		H2C: true,
 	}, func(a net.Addr) {
 		m.Logger.Info("base-cloudrun listening", "addr", a.String(), "store", m.Config.Store)
 	})

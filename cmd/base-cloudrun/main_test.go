@@ -153,6 +153,17 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 		t.Fatalf("create collection: %d %v", st, m)
 	}
 
+	// HTTP/2 without TLS, as Cloud Run's "HTTP/2 end-to-end" sends it.
+	protos := new(http.Protocols)
+	protos.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: protos}, Timeout: 5 * time.Second}
+	if res, err := h2c.Get(base + "/v1/health"); err != nil || res.ProtoMajor != 2 || res.StatusCode != 200 {
+		t.Errorf("h2c GET /v1/health: %v %v", res, err)
+	} else {
+		res.Body.Close()
+		h2c.CloseIdleConnections()
+	}
+
 	const n = 3
 	type outcome struct {
 		status int

@@ -26,7 +26,9 @@ const EntryPoint = "Base"
 // is the one place Base uses init. The handler itself is built on the
 // first request.
 func init() {
-	log := slog.New(cloudrun.LogHandler(os.Stdout, os.Getenv("GOOGLE_CLOUD_PROJECT"), slog.LevelInfo))
+	var level slog.Level // BASE_LOG_LEVEL; unset or invalid: info (config.FromEnv reports the invalid)
+	level.UnmarshalText([]byte(os.Getenv("BASE_LOG_LEVEL")))
+	log := slog.New(cloudrun.LogHandler(os.Stdout, os.Getenv("GOOGLE_CLOUD_PROJECT"), level))
 	functions.HTTP(EntryPoint, cloudrun.Function(func(ctx context.Context) (http.Handler, error) {
 		cfg, err := config.FromEnv(func(k string) string {
 			if v := os.Getenv(k); v != "" || k != "BASE_DIR" {
