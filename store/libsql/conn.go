@@ -140,6 +140,10 @@ var unavailableText = []string{
 	"server closed", "unexpected eof",
 	"error code 502", "error code 503", "error code 504",
 	"stream_expired", "stream is closed", "invalid baton",
+	// sqld failing a whole request (HTTP 500, not a statement's error),
+	// e.g. out of file descriptors: SQLITE_CANTOPEN, which store/sqlite
+	// also reports as unavailable.
+	"error code 500", "unable to open database file", "too many open files",
 }
 
 func isUnavailable(err error) bool {
