@@ -391,12 +391,12 @@ func (s *Server) adminResult(w http.ResponseWriter, data any, err error) {
 	envelope(w, 200, true, "", data)
 }
 
+// adminCreated answers a create: 201, 409 when it existed, else the error
+// as adminError maps it (internal errors masked).
 func (s *Server) adminCreated(w http.ResponseWriter, created bool, data any, err error) {
 	switch {
-	case err != nil && errors.Is(err, ErrNotFound):
-		envelope(w, 404, false, err.Error(), nil)
 	case err != nil:
-		envelope(w, 400, false, err.Error(), nil)
+		s.adminError(w, err)
 	case !created:
 		envelope(w, 409, false, "It already exists.", nil)
 	default:

@@ -251,6 +251,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if bt != "" {
 		claims, err := s.activeAccess(ctx, bt)
 		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			s.writeOAuthError(w, r, oerr(401, "invalid_client", "Client authentication failed."))
 			return
 		}
@@ -282,6 +283,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 				ev.Org, _ = claims["owner"].(string)
+				ev.Username, _ = claims["preferred_username"].(string) // user tokens only
 				ev.Detail = "access_token"
 				s.audit(ev)
 			}
@@ -353,7 +355,8 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		if sid, _ := claims["sid"].(string); sid != "" {
 			grants = append(grants, sid)
 		}
-		ev.Username, _ = claims["sub"].(string)
+		sub, _ := claims["sub"].(string)
+		ev.Org, ev.Username, _ = strings.Cut(sub, "/")
 	}
 	if bt := bearer(r); bt != "" {
 		if claims, err := s.activeAccess(ctx, bt); err == nil {
@@ -378,7 +381,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sess := s.endSession(ctx, w, r); sess != nil {
-		ev.Org, ev.Username = sess.org, sess.org+"/"+sess.username
+		ev.Org, ev.Username = sess.org, sess.username
 	}
 	for _, g := range grants {
 		if _, err := s.db.ExecContext(ctx, `UPDATE iam_grants SET revoked = 1 WHERE id = ?`, g); err != nil {

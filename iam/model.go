@@ -210,7 +210,7 @@ func b2i(b bool) int {
 // it created it; it never modifies an existing org.
 func (s *Server) CreateOrg(ctx context.Context, o Org) (bool, error) {
 	if !ValidOrg(o.Name) || o.Name == s.systemOrg {
-		return false, fmt.Errorf("create org: invalid name %q", o.Name)
+		return false, invalidf("create org: invalid name %q", o.Name)
 	}
 	if o.PasswordMinLength == 0 {
 		o.PasswordMinLength = 8
@@ -270,7 +270,7 @@ func (s *Server) Orgs(ctx context.Context) ([]Org, error) {
 // Zero lifetimes, grant types and scopes get the defaults.
 func (s *Server) CreateApplication(ctx context.Context, a Application) (bool, error) {
 	if a.ClientID == "" || !validUsername(a.ClientID) {
-		return false, fmt.Errorf("create application: invalid client id %q", a.ClientID)
+		return false, invalidf("create application: invalid client id %q", a.ClientID)
 	}
 	if a.Name == "" {
 		a.Name = a.ClientID
@@ -281,7 +281,7 @@ func (s *Server) CreateApplication(ctx context.Context, a Application) (bool, er
 	for _, r := range a.RedirectURIs {
 		u, err := url.Parse(r)
 		if err != nil || u.Scheme == "" || u.Fragment != "" {
-			return false, fmt.Errorf("create application %q: invalid redirect URI %q", a.ClientID, r)
+			return false, invalidf("create application %q: invalid redirect URI %q", a.ClientID, r)
 		}
 	}
 	if len(a.GrantTypes) == 0 {
@@ -378,14 +378,14 @@ func (s *Server) Applications(ctx context.Context, org string) ([]Application, e
 // username exists in its org. It never modifies an existing user.
 func (s *Server) CreateUser(ctx context.Context, u User) (bool, error) {
 	if !validUsername(u.Username) {
-		return false, fmt.Errorf("create user: invalid username %q", u.Username)
+		return false, invalidf("create user: invalid username %q", u.Username)
 	}
 	if _, err := s.Org(ctx, u.Org); err != nil {
 		return false, fmt.Errorf("create user %q: %w", u.Username, err)
 	}
 	for _, o := range u.Orgs {
 		if !ValidOrg(o.Org) || o.Role == "" {
-			return false, fmt.Errorf("create user %q: invalid membership %+v", u.Username, o)
+			return false, invalidf("create user %q: invalid membership %+v", u.Username, o)
 		}
 	}
 	if exists, err := s.userExists(ctx, u.Org, u.Username); err != nil || exists {
@@ -489,7 +489,7 @@ func (s *Server) CreateRole(ctx context.Context, r Role) (bool, error) {
 		return false, fmt.Errorf("create role %q: %w", r.Name, err)
 	}
 	if r.Name == "" {
-		return false, errors.New("create role: name is required")
+		return false, invalidf("create role: name is required")
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO iam_roles (org, name, permissions) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, r.Org, r.Name, jsonText(r.Permissions))
 	if err != nil {

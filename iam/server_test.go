@@ -17,6 +17,7 @@ import (
 
 	"github.com/hanzoai/base/auth"
 	"github.com/hanzoai/base/iam"
+	"github.com/hanzoai/base/store"
 )
 
 // testInit is the init_data.json of the tests (with ${VAR} placeholders).
@@ -44,7 +45,12 @@ type testIAM struct {
 
 func newTestIAM(t testing.TB, mut ...func(*iam.Config)) *testIAM {
 	t.Helper()
-	st := openTestStore(t)
+	return newTestIAMOn(t, openTestStore(t), mut...)
+}
+
+// newTestIAMOn is newTestIAM over the store st.
+func newTestIAMOn(t testing.TB, st store.Store, mut ...func(*iam.Config)) *testIAM {
+	t.Helper()
 	var offset atomic.Int64
 	mux := http.NewServeMux()
 	hs := httptest.NewServer(mux)
@@ -505,6 +511,17 @@ func TestClientCredentialsAndKeyRotation(t *testing.T) {
 	resp, body := ti.do(t, "GET", iam.PathJWKS, nil)
 	if resp.StatusCode != 200 || strings.Count(string(body), `"kid"`) != 2 {
 		t.Fatalf("JWKS after rotation: %s", body)
+	}
+	// The old key stays until its last token has expired (the longest
+	// access lifetime, 1 h, plus 5 min), then leaves the JWKS at the next
+	// reload of the ring.
+	ti.clock.Add(3600 + 299)
+	if _, body := ti.do(t, "GET", iam.PathJWKS, nil); !strings.Contains(string(body), oldKid.(string)) {
+		t.Fatalf("old key dropped before its tokens expired: %s", body)
+	}
+	ti.clock.Add(2 + 30) // + KeyRefresh: the ring is reloaded every 30 s
+	if _, body := ti.do(t, "GET", iam.PathJWKS, nil); strings.Contains(string(body), oldKid.(string)) || !strings.Contains(string(body), newKid) {
+		t.Fatalf("old key still published after its tokens expired: %s", body)
 	}
 }
 

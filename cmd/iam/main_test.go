@@ -30,6 +30,9 @@ func TestConfigFromEnv(t *testing.T) {
 		}, ""},
 		{"BASE_DIR fallback", map[string]string{"BASE_DIR": "/data"}, func(c Config) bool { return c.Dir == "/data" }, ""},
 		{"IAM_DIR wins", map[string]string{"BASE_DIR": "/data", "IAM_DIR": "/iam"}, func(c Config) bool { return c.Dir == "/iam" }, ""},
+		{"platform admin", map[string]string{"IAM_ADMIN_ORG": "ops", "IAM_ADMIN_USER": "root", "IAM_ADMIN_PASSWORD": "pw", "IAM_ADMIN_EMAIL": "r@x.test"}, func(c Config) bool {
+			return c.IAM.Admin == iam.BootstrapAdmin{Org: "ops", Username: "root", Password: "pw", Email: "r@x.test"}
+		}, ""},
 		{"unknown store", map[string]string{"BASE_STORE": "mysql"}, nil, "BASE_STORE"},
 		{"bad argon2", map[string]string{"IAM_ARGON2": "1,2"}, nil, "IAM_ARGON2"},
 	} {
