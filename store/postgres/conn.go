@@ -30,9 +30,10 @@ const (
 	// Proxy in transaction mode. It is the default.
 	SearchPathLocal SearchPathMode = iota
 	// SearchPathSession sets search_path on the session when a pooled
-	// connection is used for another schema than last time: one round
-	// trip per statement instead of three, but only correct when every
-	// connection is a real server session (no transaction pooler).
+	// connection is used for another schema than last time, and caches
+	// reads as prepared statements per org (cache.go): no set_config and
+	// no re-planning per read, but only correct when every connection is
+	// a real server session (no transaction pooler).
 	SearchPathSession
 )
 
@@ -174,6 +175,17 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	implicit, err := c.enter(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if q, cargs, ok := c.cached(ctx, query, args); ok {
+		r, err := c.Conn.QueryContext(ctx, q, cargs)
+		if isStalePlan(err) {
+			// pgx dropped the statement on the error: prepare it again.
+			r, err = c.Conn.QueryContext(ctx, q, cargs)
+		}
+		if err != nil {
+			return nil, classify(err)
+		}
+		return &rows{rowsImpl: r.(rowsImpl), c: c}, nil
 	}
 	r, err := c.Conn.QueryContext(ctx, rebind(query, len(args)), args)
 	if err != nil {

@@ -1,0 +1,74 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/hanzoai/base/store"
+	"github.com/hanzoai/base/store/postgres"
+)
+
+// TestSessionStatementCache: direct connections prepare reads once per
+// org and connection, orgs with same-named tables of different column
+// types never share a statement, and a column type change is survived.
+func TestSessionStatementCache(t *testing.T) {
+	s, err := postgres.Open(postgres.Config{URL: pgServer(t), SchemaPrefix: fmt.Sprintf("t%d_", prefixes.Add(1)),
+		SearchPath: postgres.SearchPathSession, MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	exec := func(db store.DB, q string) {
+		t.Helper()
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var dbs []store.DB
+	for i, def := range []string{`"v" DOUBLE PRECISION NOT NULL DEFAULT 1.5`, `"v" TEXT NOT NULL DEFAULT 'text'`} {
+		db, err := s.Acquire(ctx, fmt.Sprint("cache", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Release()
+		exec(db, `CREATE TABLE "things" ("id" TEXT PRIMARY KEY, `+def+`); INSERT INTO "things" ("id") VALUES ('a')`)
+		dbs = append(dbs, db)
+	}
+	read := func(db store.DB) any {
+		t.Helper()
+		var v any
+		if err := db.QueryRowContext(ctx, `SELECT "v" FROM "things" WHERE "id" = ?`, "a").Scan(&v); err != nil {
+			t.Fatalf("read %s: %v", db.Org(), err)
+		}
+		return v
+	}
+	for range 3 {
+		if v := read(dbs[0]); v != 1.5 {
+			t.Fatalf("org 0: %#v, want 1.5", v)
+		}
+		if v := read(dbs[1]); v != "text" {
+			t.Fatalf("org 1: %#v, want \"text\"", v)
+		}
+	}
+	var prepared int
+	if err := s.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_prepared_statements WHERE statement LIKE '%"things"%'`).Scan(&prepared); err != nil {
+		t.Fatal(err)
+	}
+	if prepared != 2 {
+		t.Errorf("%d prepared reads on the connection, want one per org", prepared)
+	}
+
+	exec(dbs[0], `ALTER TABLE "things" ALTER COLUMN "v" TYPE TEXT USING CAST("v" AS TEXT)`)
+	if v := read(dbs[0]); v != "1.5" {
+		t.Fatalf("after the type change: %#v, want \"1.5\"", v)
+	}
+}
