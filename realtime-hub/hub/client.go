@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -272,6 +273,27 @@ func (c *client) enqueueParsedLocked(id string, pid bus.ID, ok bool, msgs []*mes
 		c.wake()
 	}
 	return true
+}
+
+// waitRoom waits until n more messages fit in c's queue: a replay is paced
+// by the client's writer instead of overflowing the queue. It reports
+// false when c dies or ctx ends first.
+func (c *client) waitRoom(ctx context.Context, n int) bool {
+	for {
+		c.mu.Lock()
+		room := len(c.queue)+n <= c.max || len(c.queue) == 0
+		c.mu.Unlock()
+		if room {
+			return true
+		}
+		select {
+		case <-c.dead:
+			return false
+		case <-ctx.Done():
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // snapshot returns the client's identity and subscriptions.

@@ -486,6 +486,9 @@ func (h *Hub) replay(c *client, org, after string) {
 			continue
 		}
 		msgs := h.render(ctx, env, pe, c)
+		if !c.waitRoom(ctx, len(msgs)) {
+			return
+		}
 		c.mu.Lock()
 		ok := c.enqueueLocked(ev.ID, msgs)
 		c.mu.Unlock()

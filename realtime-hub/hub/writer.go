@@ -395,15 +395,22 @@ func (w *wsHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return conn, brw, nil
 	}
 	w.out = out
-	// What the server read past the request stays readable; writes go
-	// through out, buffered only up to a frame header and a small payload
-	// (every message is flushed, into the shard's corked buffer).
-	var r io.Reader = out
+	// What the server read past the request (e.g. the byte of its
+	// background read) stays readable: it is already buffered in the
+	// reader handed over, because the library keeps only what is
+	// buffered. Writes go through out, buffered only up to a frame header
+	// and a small payload (every message is flushed, into the shard's
+	// corked buffer).
+	br := bufio.NewReaderSize(out, 1<<10)
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
-		r = io.MultiReader(bytes.NewReader(append([]byte(nil), b...)), out)
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), out), max(1<<10, n))
+		if _, err := br.Peek(n); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
 	}
-	return out, bufio.NewReadWriter(bufio.NewReaderSize(r, 1<<10), bufio.NewWriterSize(out, 1<<10)), nil
+	return out, bufio.NewReadWriter(br, bufio.NewWriterSize(out, 1<<10)), nil
 }
 
 // Unwrap exposes the ResponseWriter to http.ResponseController.

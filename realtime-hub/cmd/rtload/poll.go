@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // poller reads many subscriber sockets from a few goroutines, each waiting
@@ -20,11 +21,13 @@ import (
 // its bytes are read (recorder.record), whichever goroutine reads them.
 type poller struct {
 	sets []*pollSet
+	wait time.Duration
 	next int
 	mu   sync.Mutex
 }
 
 type pollSet struct {
+	wait  time.Duration // > 0: poll every wait instead of sleeping in epoll_wait
 	epfd  int
 	mu    sync.Mutex
 	conns map[int32]*pollConn
@@ -39,14 +42,14 @@ type pollConn struct {
 	done    chan error
 }
 
-func newPoller(n int) (*poller, error) {
-	p := &poller{}
+func newPoller(n int, wait time.Duration) (*poller, error) {
+	p := &poller{wait: wait}
 	for range max(1, n) {
 		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 		if err != nil {
 			return nil, fmt.Errorf("epoll: %w", err)
 		}
-		s := &pollSet{epfd: fd, conns: map[int32]*pollConn{}}
+		s := &pollSet{epfd: fd, wait: wait, conns: map[int32]*pollConn{}}
 		p.sets = append(p.sets, s)
 		go s.run()
 	}
@@ -94,13 +97,21 @@ func (s *pollSet) run() {
 	runtime.LockOSThread()
 	events := make([]syscall.EpollEvent, 512)
 	buf := make([]byte, 64<<10)
+	timeout := -1
+	if s.wait > 0 {
+		timeout = 0
+	}
 	for {
-		n, err := syscall.EpollWait(s.epfd, events, -1)
+		n, err := syscall.EpollWait(s.epfd, events, timeout)
 		if err != nil {
 			if err == syscall.EINTR {
 				continue
 			}
 			return
+		}
+		if n == 0 {
+			time.Sleep(s.wait)
+			continue
 		}
 		for _, ev := range events[:n] {
 			s.mu.Lock()
