@@ -209,6 +209,11 @@ func (s *Server) handleMFABegin(w http.ResponseWriter, r *http.Request) {
 		envelope(w, 401, false, "Sign in with your password first.", nil)
 		return
 	}
+	ev := requestEvent(r)
+	ev.Event, ev.Org, ev.Username = "mfa", p.org, p.username
+	if s.refuseLocked(w, r, throttleKeys(p.org, p.username, ev.IP), ev) {
+		return
+	}
 	u, err := s.User(ctx, p.org, p.username)
 	if err != nil {
 		envelope(w, 401, false, "Sign in with your password first.", nil)
@@ -258,6 +263,12 @@ func (s *Server) handleMFAFinish(w http.ResponseWriter, r *http.Request) {
 		envelope(w, 401, false, "Sign in with your password first.", nil)
 		return
 	}
+	ev := requestEvent(r)
+	ev.Event, ev.Org, ev.Username, ev.ClientID = "mfa", p.org, p.username, p.authz.ClientID
+	keys := throttleKeys(p.org, p.username, ev.IP)
+	if s.refuseLocked(w, r, keys, ev) {
+		return
+	}
 	req, ok := readFinish(w, r)
 	if !ok {
 		return
@@ -280,6 +291,7 @@ func (s *Server) handleMFAFinish(w http.ResponseWriter, r *http.Request) {
 		c.authz = p.authz
 		pk, err := s.finishRegistration(ctx, r, u, c, req)
 		if err != nil {
+			s.countPasskeyFailure(ctx, keys, err)
 			s.ceremonyError(w, r, "mfa", p.org, p.username, err)
 			return
 		}
@@ -287,6 +299,7 @@ func (s *Server) handleMFAFinish(w http.ResponseWriter, r *http.Request) {
 	} else {
 		cred, err := s.verifyAssertion(ctx, u, c, req.Credential)
 		if err != nil {
+			s.countPasskeyFailure(ctx, keys, err)
 			s.ceremonyError(w, r, "mfa", p.org, p.username, err)
 			return
 		}
@@ -297,8 +310,8 @@ func (s *Server) handleMFAFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.clearMFACookie(w, r)
-	ev := requestEvent(r)
-	ev.Event, ev.Result, ev.Org, ev.Username, ev.ClientID, ev.Detail = "mfa", "ok", u.Org, u.Username, p.authz.ClientID, detail
+	s.clearFailures(ctx, keys)
+	ev.Result, ev.Detail = "ok", detail
 	s.audit(ev)
 	s.completeLogin(w, r, u, p.authz, p.mode)
 }

@@ -628,6 +628,11 @@ func (s *Server) handleLoginBegin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	ev := requestEvent(r)
+	ev.Event = "webauthn.login"
+	if s.refuseLocked(w, r, ipKeys(ev.IP), ev) {
+		return
+	}
 	a := parseAuthz(r.URL.Query())
 	app, _, fail, err := s.checkAuthz(ctx, a)
 	if err != nil {
@@ -666,6 +671,12 @@ func (s *Server) handleLoginFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	ev := requestEvent(r)
+	ev.Event = "webauthn.login"
+	keys := ipKeys(ev.IP)
+	if s.refuseLocked(w, r, keys, ev) {
+		return
+	}
 	req, ok := readFinish(w, r)
 	if !ok {
 		return
@@ -677,10 +688,10 @@ func (s *Server) handleLoginFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	u, cred, err := s.verifyDiscoverable(ctx, c, req.Credential)
 	if err != nil {
+		s.countPasskeyFailure(ctx, keys, err)
 		s.ceremonyError(w, r, "webauthn.login", c.org, "", err)
 		return
 	}
-	ev := requestEvent(r)
 	ev.Event, ev.Result, ev.Org, ev.Username, ev.ClientID, ev.Detail = "webauthn.login", "ok", u.Org, u.Username, c.authz.ClientID, b64.EncodeToString(cred.ID)
 	if u.Disabled() {
 		ev.Result = "disabled"

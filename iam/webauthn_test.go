@@ -381,7 +381,9 @@ func expectAudit(t testing.TB, ti *testIAM, want ...string) {
 // TestPasskeyLoginRefusals: every broken assertion is refused (and audited)
 // by the real verifier, and ceremonies are single use.
 func TestPasskeyLoginRefusals(t *testing.T) {
-	ti := localhostIAM(t)
+	// More failures than the throttle allows come from one IP here; see
+	// TestPasskeyThrottling for the throttle.
+	ti := localhostIAM(t, func(c *iam.Config) { c.MaxFailures = 100 })
 	auth := newAuthenticator(ti.origin())
 	ti.registerPasskey(t, ti.client, auth, "alice", "alice-password")
 	_, challenge := pkcePair("refusals")
