@@ -33,19 +33,21 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	defer conn.CloseNow()
 	conn.SetReadLimit(1 << 20)
 	c := newClient(h.newClientID(), true, remoteIP(r), h.cfg.QueueSize)
 	if !h.register(c) {
 		conn.Close(websocket.StatusGoingAway, "shutting down")
+		conn.CloseNow()
 		return
 	}
-	defer h.unregister(c)
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
+	ident, identErr := h.identifyRequest(r)
+	req := wsRequest{host: r.Host, ident: ident, identErr: identErr}
+	// The connection outlives this handler (see below), so not its
+	// request's context.
+	ctx, cancel := context.WithCancel(context.Background())
 
-	// The library serializes whole frames; wmu orders this goroutine's
-	// replies with the event frames of the own-goroutine writer below.
+	// The library serializes whole frames; wmu orders the reader's
+	// replies with the event frames of an own-goroutine writer.
 	var wmu sync.Mutex
 	send := func(v any) bool {
 		b, _ := json.Marshal(v)
@@ -55,30 +57,49 @@ func (h *Hub) serveWS(w http.ResponseWriter, r *http.Request) {
 		defer wcancel()
 		return conn.Write(wctx, websocket.MessageText, b) == nil
 	}
+	done := func() {
+		cancel()
+		h.unregister(c)
+		conn.CloseNow()
+	}
 	if !send(map[string]string{"type": "connect", "clientId": c.id}) {
+		done()
 		return
 	}
 	if hj.out != nil {
-		// A socket: a writer shard writes the events (writer.go); this
-		// goroutine reads the client's frames.
+		// A socket: a writer shard writes the events (writer.go), and a
+		// new goroutine reads the client's frames, so that this handler
+		// returns and the HTTP server lets go of the request and its
+		// buffers.
 		c.wsc = conn
 		c.lastWrite = time.Now()
-		// The close handshake ends the read below.
+		// The close handshake ends the read.
 		c.setCloser(func() { go conn.Close(websocket.StatusPolicyViolation, "closed") })
 		h.attach(c, hj.out)
-		h.wsRead(ctx, r, c, conn, send)
+		go func() {
+			defer done()
+			h.wsRead(ctx, req, c, conn, send)
+		}()
 		return
 	}
+	defer done()
 	go func() {
 		defer c.kill()
-		h.wsRead(ctx, r, c, conn, send)
+		h.wsRead(ctx, req, c, conn, send)
 	}()
 	h.wsLoop(ctx, c, conn, &wmu)
 }
 
+// wsRequest is what the reader keeps of the upgrade request.
+type wsRequest struct {
+	host     string
+	ident    *base.Identity
+	identErr error
+}
+
 // wsRead serves the client's frames until the connection fails.
-func (h *Hub) wsRead(ctx context.Context, r *http.Request, c *client, conn *websocket.Conn, send func(any) bool) {
-	ident, identErr := h.identifyRequest(r)
+func (h *Hub) wsRead(ctx context.Context, req wsRequest, c *client, conn *websocket.Conn, send func(any) bool) {
+	ident, identErr := req.ident, req.identErr
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
@@ -91,7 +112,7 @@ func (h *Hub) wsRead(ctx context.Context, r *http.Request, c *client, conn *webs
 		}
 		switch in.Type {
 		case "auth":
-			id, err := h.identify(ctx, in.Token, in.Org, r.Host)
+			id, err := h.identify(ctx, in.Token, in.Org, req.host)
 			if err != nil {
 				send(wsError(asError(err).Message))
 				continue
