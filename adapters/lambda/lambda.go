@@ -38,8 +38,12 @@
 //   - It prints plain-text lines to stdout on errors, breaking the JSON
 //     log stream, and reads the environment on every request.
 //
-// Nor is it cheaper: converting the request alone costs it 125
-// allocations, the adapter's whole Invoke (request and response) 107.
+// Nor is it cheaper: converting an HTTP API request alone costs it 125
+// allocations and about 23 µs of CPU, the adapter's whole Invoke (request
+// and response, no-op handler) 107 allocations and about 20 µs
+// (BenchmarkConvert, CPU time over 100,000 runs on a shared 2-core
+// machine). Through the real handler, GET /v1/health costs about 22 µs of
+// CPU more via the adapter than served directly (BenchmarkOverhead).
 package lambdaadapter
 
 import (
