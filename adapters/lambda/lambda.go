@@ -12,7 +12,8 @@
 // source IP as the request's RemoteAddr and the gateway's request id as
 // X-Request-Id. Bodies over the Lambda payload limit (6 MB for a
 // synchronous invocation, each way) are answered 413 in the PocketBase
-// error envelope, and so is a response that would exceed it.
+// error envelope, and so is a response that would exceed it (or an ALB's
+// 1 MB limit on what a Lambda target answers).
 //
 // An Adapter implements aws-lambda-go's lambda.Handler: pass it to
 // lambda.Start (build with -tags lambda.norpc).
@@ -78,6 +79,13 @@ const (
 // DefaultMaxPayload is Lambda's limit on a synchronous invocation's request
 // and response payloads (6 MB).
 const DefaultMaxPayload = 6 * 1024 * 1024
+
+// ALBMaxPayload is an Application Load Balancer's limit on what a Lambda
+// target may answer (1 MB of response JSON; requests over 1 MB the ALB
+// refuses itself). Responses to ALB events are held to it whatever
+// Config.MaxResponse says, so that the client gets the 413 envelope rather
+// than the ALB's bare 502.
+const ALBMaxPayload = 1 << 20
 
 // ErrUnknownEvent is returned (wrapped) by Invoke and Detect for a payload
 // that is neither an HTTP trigger event nor an EventBridge event.
@@ -243,9 +251,13 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lambda adapter: encode %s response: %w", kind, err)
 	}
-	if len(out) > a.maxResponse {
+	limit := a.maxResponse
+	if kind == KindALB {
+		limit = min(limit, ALBMaxPayload)
+	}
+	if len(out) > limit {
 		a.log.ErrorContext(ctx, "response exceeds the Lambda payload limit", "kind", kind,
-			"bytes", len(out), "limit", a.maxResponse, "path", ev.path, "requestId", ev.requestID)
+			"bytes", len(out), "limit", limit, "path", ev.path, "requestId", ev.requestID)
 		out, err = ev.encode(envelope(http.StatusRequestEntityTooLarge, "The response is too large for AWS Lambda; request less (a smaller page, fewer fields)."))
 		if err != nil {
 			return nil, fmt.Errorf("lambda adapter: encode %s response: %w", kind, err)

@@ -323,6 +323,21 @@ func TestSemantics(t *testing.T) {
 			t.Errorf("a response under the limit: %d, %d bytes", r.StatusCode, len(r.Body))
 		}
 	})
+	t.Run("alb responses are held to the ALB's 1 MB", func(t *testing.T) {
+		body := strings.Repeat("y", lambdaadapter.ALBMaxPayload) // just over 1 MB once encoded
+		big, err := lambdaadapter.New(lambdaadapter.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			io.WriteString(w, body)
+		})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]int{"alb-multivalue.json": 413, "alb-single.json": 413, "httpapi-v2-get.json": 200, "rest-v1-get.json": 200} {
+			if r := decodeResponse(t, invoke(t, big, readEvent(t, name))); r.StatusCode != want {
+				t.Errorf("%s: status %d, want %d", name, r.StatusCode, want)
+			}
+		}
+	})
 	t.Run("alb without multi-value headers keeps one whole cookie", func(t *testing.T) {
 		r := decodeResponse(t, invoke(t, a, readEvent(t, "alb-single.json")))
 		if r.MultiValueHeaders != nil || r.Headers["Set-Cookie"] != "a=1; Path=/; HttpOnly" || r.Headers["Vary"] != "Origin, Accept-Encoding" {
