@@ -165,10 +165,11 @@ func TestAWSExampleApply(t *testing.T) {
 		"-var", "lambda_zip=" + zipPath,
 		"-var", "iam_endpoint=https://iam.example.com",
 		"-var", "store_url=postgres://base:secret@db.internal:5432/base",
+		"-var", "file_token_secret=0123456789abcdef0123456789abcdef",
 		"-var", "force_destroy_bucket=true",
 		"-var", "function_url=true",
 		"-var", "redis_replication_group=false", // moto has no member clusters for replication groups
-		"-var", `schedules={"__baseStoreOptimize__":"cron(0 0 * * ? *)","__baseIAMCleanup__":"rate(1 hour)"}`,
+		"-var", `schedules={"__baseStoreOptimize__":"cron(0 0 * * ? *)"}`,
 	}
 	run(t, dir, nil, tf, "init", "-input=false", "-no-color", "-plugin-dir="+pluginDir)
 	run(t, dir, nil, tf, "validate", "-no-color")

@@ -9,12 +9,11 @@ data "google_project" "this" {}
 locals {
   redis_url = "redis://${google_redis_instance.bus.host}:${google_redis_instance.bus.port}"
   common_env = {
-    BASE_STORE           = var.store
-    BASE_DIR             = "/tmp/base_data"
-    IAM_ENDPOINT         = var.iam_endpoint
-    IAM_AUDIENCE         = var.iam_audience
-    GOOGLE_CLOUD_PROJECT = var.project
-    BASE_REDIS_URL       = local.redis_url
+    BASE_STORE     = var.store
+    BASE_DIR       = "/tmp/base_data"
+    IAM_ENDPOINT   = var.iam_endpoint
+    IAM_AUDIENCE   = var.iam_audience
+    BASE_REDIS_URL = local.redis_url
   }
   # The audience of Cloud Scheduler's ID tokens: a custom audience of the
   # handler service (Cloud Run's invoker check accepts it) that Base checks
@@ -22,8 +21,9 @@ locals {
   # own environment cannot reference.
   scheduler_audience = "https://${var.name}-api.scheduler.base"
   secret_env = {
-    BASE_STORE_URL = google_secret_manager_secret.store_url.secret_id
-    S3_SECRET_KEY  = google_secret_manager_secret.s3_secret.secret_id
+    BASE_STORE_URL         = google_secret_manager_secret.store_url.secret_id
+    S3_SECRET_KEY          = google_secret_manager_secret.s3_secret.secret_id
+    BASE_FILE_TOKEN_SECRET = google_secret_manager_secret.file_token.secret_id
   }
 }
 
@@ -102,8 +102,21 @@ resource "google_secret_manager_secret_version" "s3_secret" {
   secret_data = google_storage_hmac_key.handler.secret
 }
 
+resource "google_secret_manager_secret" "file_token" {
+  secret_id = "${var.name}-file-token"
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_version" "file_token" {
+  secret      = google_secret_manager_secret.file_token.id
+  secret_data = var.file_token_secret
+}
+
 resource "google_secret_manager_secret_iam_member" "handler" {
-  for_each  = { store = google_secret_manager_secret.store_url.id, s3 = google_secret_manager_secret.s3_secret.id }
+  for_each  = { store = google_secret_manager_secret.store_url.id, s3 = google_secret_manager_secret.s3_secret.id, file_token = google_secret_manager_secret.file_token.id }
   secret_id = each.value
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.handler.email}"
@@ -161,6 +174,8 @@ resource "google_cloud_run_v2_service" "handler" {
           S3_BUCKET     = google_storage_bucket.files.name
           S3_REGION     = "auto"
           S3_ACCESS_KEY = google_storage_hmac_key.handler.access_id
+          # Cloud Logging trace ids: projects/PROJECT/traces/ID.
+          GOOGLE_CLOUD_PROJECT = var.project
           # POST /v1/crons/ID accepts the scheduler's ID tokens.
           BASE_SCHEDULER_ISSUER   = "https://accounts.google.com"
           BASE_SCHEDULER_AUDIENCE = local.scheduler_audience
@@ -190,7 +205,7 @@ resource "google_cloud_run_v2_service" "handler" {
       }
     }
   }
-  depends_on = [google_secret_manager_secret_iam_member.handler, google_secret_manager_secret_version.store_url, google_secret_manager_secret_version.s3_secret]
+  depends_on = [google_secret_manager_secret_iam_member.handler, google_secret_manager_secret_version.store_url, google_secret_manager_secret_version.s3_secret, google_secret_manager_secret_version.file_token]
 }
 
 # --- the realtime hub: long request timeout, always one instance warm ---------------------------

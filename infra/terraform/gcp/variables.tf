@@ -37,6 +37,16 @@ variable "store_url" {
   sensitive   = true
 }
 
+variable "file_token_secret" {
+  description = "BASE_FILE_TOKEN_SECRET: the key every handler instance signs and checks protected-file tokens with (at least 32 characters, e.g. `openssl rand -hex 32`); stored in Secret Manager."
+  type        = string
+  sensitive   = true
+  validation {
+    condition     = length(var.file_token_secret) >= 32
+    error_message = "file_token_secret must be at least 32 characters."
+  }
+}
+
 variable "iam_endpoint" {
   description = "IAM_ENDPOINT: origin of the OIDC IAM."
   type        = string

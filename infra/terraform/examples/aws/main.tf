@@ -106,6 +106,7 @@ module "base" {
   architecture         = var.architecture
   store                = var.store
   store_url            = var.store_url
+  file_token_secret    = var.file_token_secret
   iam_endpoint         = var.iam_endpoint
   iam_audience         = var.iam_audience
   redis_url            = var.realtime ? module.realtime[0].redis_url : ""

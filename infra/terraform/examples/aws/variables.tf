@@ -33,6 +33,12 @@ variable "store" {
   default     = "postgres"
 }
 
+variable "file_token_secret" {
+  description = "Key for protected-file tokens shared by every instance (BASE_FILE_TOKEN_SECRET; at least 32 characters, e.g. `openssl rand -hex 32`)."
+  type        = string
+  sensitive   = true
+}
+
 variable "store_url" {
   description = "PostgreSQL DSN or libSQL URL template (BASE_STORE_URL)."
   type        = string

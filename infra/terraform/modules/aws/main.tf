@@ -14,7 +14,6 @@ locals {
     BASE_FILES       = "s3"
     S3_BUCKET        = aws_s3_bucket.files.bucket
     S3_REGION        = data.aws_region.current.name
-    S3_KMS_KEY_ID    = aws_kms_key.base.arn
     IAM_ENDPOINT     = var.iam_endpoint
     IAM_CLIENT_ID    = var.iam_client_id
     BASE_DEFAULT_ORG = var.default_org
@@ -23,6 +22,8 @@ locals {
     BASE_REDIS_URL   = var.redis_url
     IAM_AUDIENCE     = var.iam_audience
     BASE_ORG_DOMAINS = join(",", [for host, org in var.org_domains : "${host}=${org}"])
+    # Every instance must sign and check protected-file tokens with one key.
+    BASE_FILE_TOKEN_SECRET = var.file_token_secret
   }, var.extra_environment)
 }
 

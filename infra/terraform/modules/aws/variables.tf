@@ -47,6 +47,16 @@ variable "store_url" {
   sensitive   = true
 }
 
+variable "file_token_secret" {
+  description = "BASE_FILE_TOKEN_SECRET: the key every instance signs and checks protected-file tokens with (at least 32 characters, e.g. `openssl rand -hex 32`). Without one shared key a token minted by one Lambda instance is refused by the next."
+  type        = string
+  sensitive   = true
+  validation {
+    condition     = length(var.file_token_secret) >= 32
+    error_message = "file_token_secret must be at least 32 characters."
+  }
+}
+
 variable "iam_endpoint" {
   description = "IAM_ENDPOINT: origin of the OIDC IAM whose tokens Base trusts (required in production)."
   type        = string
