@@ -232,19 +232,19 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			s.mfaPage(w, r, app, org, step)
 			return
 		}
-		sessHash, err := s.startSession(ctx, w, r, u)
+		sessHash, err := s.startSession(ctx, w, r, u, amrPassword)
 		if err != nil {
 			s.log.Error("iam: start session", "err", err)
 			errorPage(w, 500, org, "Something went wrong while processing your request.")
 			return
 		}
-		s.finishAuthorize(w, r, a, app, u, scope, sessHash, s.now().Unix(), http.StatusSeeOther)
+		s.finishAuthorize(w, r, a, app, u, scope, sessHash, s.now().Unix(), amrPassword, http.StatusSeeOther)
 		return
 	}
 
 	if a.Prompt != "login" {
 		if sess, u := s.currentSession(ctx, r, app.Org); sess != nil && s.sessionSatisfiesPolicy(ctx, u) {
-			s.finishAuthorize(w, r, a, app, u, scope, sess.hash, sess.authTime, http.StatusFound)
+			s.finishAuthorize(w, r, a, app, u, scope, sess.hash, sess.authTime, sess.amr, http.StatusFound)
 			return
 		}
 	}
@@ -288,8 +288,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, a authzReques
 }
 
 // finishAuthorize issues a code and redirects to the client.
-func (s *Server) finishAuthorize(w http.ResponseWriter, r *http.Request, a authzRequest, app *Application, u *User, scope, sessHash string, authTime int64, status int) {
-	code, err := s.issueCode(r.Context(), a, app, u, scope, sessHash, authTime)
+func (s *Server) finishAuthorize(w http.ResponseWriter, r *http.Request, a authzRequest, app *Application, u *User, scope, sessHash string, authTime int64, amr string, status int) {
+	code, err := s.issueCode(r.Context(), a, app, u, scope, sessHash, authTime, amr)
 	if err != nil {
 		s.log.Error("iam: issue code", "err", err)
 		errorPage(w, 500, nil, "Something went wrong while processing your request.")
@@ -298,13 +298,14 @@ func (s *Server) finishAuthorize(w http.ResponseWriter, r *http.Request, a authz
 	http.Redirect(w, r, redirectWith(a.RedirectURI, url.Values{"code": {code}, "state": {a.State}, "iss": {s.issuer}}), status)
 }
 
-// issueCode stores a single-use authorization code bound to the request.
-func (s *Server) issueCode(ctx context.Context, a authzRequest, app *Application, u *User, scope, sessHash string, authTime int64) (string, error) {
+// issueCode stores a single-use authorization code bound to the request;
+// amr is how the user authenticated (see amrOf).
+func (s *Server) issueCode(ctx context.Context, a authzRequest, app *Application, u *User, scope, sessHash string, authTime int64, amr string) (string, error) {
 	code := randomToken(32)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO iam_codes (code_hash, client_id, org, username, redirect_uri, scope, nonce, challenge, session_hash, auth_time, expires)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO iam_codes (code_hash, client_id, org, username, redirect_uri, scope, nonce, challenge, session_hash, auth_time, expires, amr)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tokenHash(code), app.ClientID, u.Org, u.Username, a.RedirectURI, scope, a.Nonce, a.Challenge, sessHash, authTime,
-		s.now().Add(s.cfg.CodeTTL).Unix())
+		s.now().Add(s.cfg.CodeTTL).Unix(), amr)
 	if err != nil {
 		return "", fmt.Errorf("issue code: %w", err)
 	}
@@ -317,18 +318,20 @@ type session struct {
 	org      string
 	username string
 	authTime int64
+	amr      string // RFC 8176 methods, space-separated
 }
 
-// startSession creates an SSO session for u and sets its cookie.
-func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User) (string, error) {
+// startSession creates an SSO session for u, who authenticated by amr
+// (see amrOf), and sets its cookie.
+func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, u *User, amr string) (string, error) {
 	if u.Disabled() { // every sign-in path ends here, passkeys included
 		return "", errUserDisabled
 	}
 	id := randomToken(32)
 	now := s.now()
 	h := tokenHash(id)
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO iam_sessions (id_hash, org, username, auth_time, expires) VALUES (?, ?, ?, ?, ?)`,
-		h, u.Org, u.Username, now.Unix(), now.Add(s.cfg.SessionTTL).Unix()); err != nil {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO iam_sessions (id_hash, org, username, auth_time, expires, amr) VALUES (?, ?, ?, ?, ?, ?)`,
+		h, u.Org, u.Username, now.Unix(), now.Add(s.cfg.SessionTTL).Unix(), amr); err != nil {
 		return "", fmt.Errorf("start session: %w", err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/v1/iam/", HttpOnly: true,
@@ -350,8 +353,8 @@ func (s *Server) currentSession(ctx context.Context, r *http.Request, org string
 	sess := session{hash: tokenHash(c.Value)}
 	var expires int64
 	var revoked int
-	err = s.db.QueryRowContext(ctx, `SELECT org, username, auth_time, expires, revoked FROM iam_sessions WHERE id_hash = ?`, sess.hash).
-		Scan(&sess.org, &sess.username, &sess.authTime, &expires, &revoked)
+	err = s.db.QueryRowContext(ctx, `SELECT org, username, auth_time, expires, revoked, amr FROM iam_sessions WHERE id_hash = ?`, sess.hash).
+		Scan(&sess.org, &sess.username, &sess.authTime, &expires, &revoked, &sess.amr)
 	if err != nil || revoked != 0 || expires <= s.now().Unix() || (org != "" && sess.org != org) {
 		return nil, nil
 	}
@@ -512,7 +515,7 @@ func (s *Server) handleLoginAPI(w http.ResponseWriter, r *http.Request) {
 			map[string]string{"mfa": step, "begin": PathWebAuthnMFABegin, "finish": PathWebAuthnMFAFinish})
 		return
 	}
-	sessHash, err := s.startSession(ctx, w, r, u)
+	sessHash, err := s.startSession(ctx, w, r, u, amrPassword)
 	if err != nil {
 		s.log.Error("iam: login api", "err", err)
 		envelope(w, 500, false, "Something went wrong while processing your request.", nil)
@@ -522,7 +525,7 @@ func (s *Server) handleLoginAPI(w http.ResponseWriter, r *http.Request) {
 		envelope(w, 200, true, "", u.Subject())
 		return
 	}
-	code, err := s.issueCode(ctx, a, app, u, scope, sessHash, s.now().Unix())
+	code, err := s.issueCode(ctx, a, app, u, scope, sessHash, s.now().Unix(), amrPassword)
 	if err != nil {
 		s.log.Error("iam: login api", "err", err)
 		envelope(w, 500, false, "Something went wrong while processing your request.", nil)

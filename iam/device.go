@@ -148,7 +148,8 @@ func (s *Server) grantDevice(ctx context.Context, r *http.Request, app *Applicat
 	if err != nil {
 		return nil, oerr(400, "invalid_grant", "The user no longer exists.")
 	}
-	ts, err := s.issueForUser(ctx, app, u, d.scope, "", d.authTime, "")
+	// The device page approves with a password only.
+	ts, err := s.issueForUser(ctx, app, u, d.scope, "", d.authTime, "", amrPassword)
 	if err == nil {
 		ev.Event, ev.Result, ev.Username = "device", "ok", u.Username
 		s.audit(ev)

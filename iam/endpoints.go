@@ -36,7 +36,7 @@ func (s *Server) discoveryJSON() []byte {
 		"revocation_endpoint_auth_methods_supported":     []string{"client_secret_basic", "client_secret_post", "none"},
 		"code_challenge_methods_supported":               []string{"S256"},
 		"authorization_response_iss_parameter_supported": true,
-		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope", "auth_time", "nonce", "at_hash", "sid",
+		"claims_supported": []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope", "auth_time", "nonce", "at_hash", "amr", "sid",
 			"owner", "organization", "orgs", "name", "preferred_username", "email", "email_verified", "isAdmin", "isGlobalAdmin"},
 	}
 	b, _ := json.Marshal(doc)

@@ -79,7 +79,7 @@ func (s *Server) hostSignIn(w http.ResponseWriter, r *http.Request) bool {
 		renderPage(w, status, p)
 		return true
 	}
-	if _, err := s.startSession(ctx, w, r, u); err != nil {
+	if _, err := s.startSession(ctx, w, r, u, amrPassword); err != nil {
 		s.log.Error("iam: host sign-in", "err", err)
 		errorPage(w, http.StatusInternalServerError, org, "Something went wrong while processing your request.")
 		return true

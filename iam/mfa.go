@@ -286,7 +286,7 @@ func (s *Server) handleMFAFinish(w http.ResponseWriter, r *http.Request) {
 		envelope(w, 401, false, "Sign in with your password first.", nil)
 		return
 	}
-	detail := ""
+	detail, amr := "", amrPassword
 	if p.step == stepEnroll {
 		c.authz = p.authz
 		pk, err := s.finishRegistration(ctx, r, u, c, req)
@@ -303,7 +303,7 @@ func (s *Server) handleMFAFinish(w http.ResponseWriter, r *http.Request) {
 			s.ceremonyError(w, r, "mfa", p.org, p.username, err)
 			return
 		}
-		detail = b64.EncodeToString(cred.ID)
+		detail, amr = b64.EncodeToString(cred.ID), amrOf(true, cred, true)
 	}
 	if err := s.takeMFA(ctx, p.hash); err != nil {
 		s.ceremonyError(w, r, "mfa", p.org, p.username, err)
@@ -313,7 +313,9 @@ func (s *Server) handleMFAFinish(w http.ResponseWriter, r *http.Request) {
 	s.clearFailures(ctx, keys)
 	ev.Result, ev.Detail = "ok", detail
 	s.audit(ev)
-	s.completeLogin(w, r, u, p.authz, p.mode)
+	// Enrolment (MFARequired, no passkey yet) created a passkey but did not
+	// authenticate with one: its login stays password-only (amr pwd).
+	s.completeLogin(w, r, u, p.authz, p.mode, amr)
 }
 
 // verifyAssertion checks an assertion by one of u's passkeys against c and

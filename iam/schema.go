@@ -78,7 +78,8 @@ var schema = []string{
 		username TEXT NOT NULL,
 		auth_time BIGINT NOT NULL,
 		expires BIGINT NOT NULL,
-		revoked INTEGER NOT NULL DEFAULT 0
+		revoked INTEGER NOT NULL DEFAULT 0,
+		amr TEXT NOT NULL DEFAULT ''
 	)`,
 	`CREATE TABLE IF NOT EXISTS iam_codes (
 		code_hash TEXT PRIMARY KEY,
@@ -93,7 +94,8 @@ var schema = []string{
 		auth_time BIGINT NOT NULL,
 		expires BIGINT NOT NULL,
 		grant_id TEXT NOT NULL DEFAULT '',
-		used INTEGER NOT NULL DEFAULT 0
+		used INTEGER NOT NULL DEFAULT 0,
+		amr TEXT NOT NULL DEFAULT ''
 	)`,
 	`CREATE TABLE IF NOT EXISTS iam_grants (
 		id TEXT PRIMARY KEY,
@@ -105,7 +107,8 @@ var schema = []string{
 		auth_time BIGINT NOT NULL,
 		created BIGINT NOT NULL,
 		expires BIGINT NOT NULL,
-		revoked INTEGER NOT NULL DEFAULT 0
+		revoked INTEGER NOT NULL DEFAULT 0,
+		amr TEXT NOT NULL DEFAULT ''
 	)`,
 	`CREATE INDEX IF NOT EXISTS iam_grants_session ON iam_grants (session_hash)`,
 	`CREATE TABLE IF NOT EXISTS iam_refresh (
@@ -169,5 +172,40 @@ func (s *Server) migrate(ctx context.Context) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("migrate iam: %w", err)
 	}
+	return s.addColumns(ctx)
+}
+
+// addedColumns are columns added to tables after their first release;
+// addColumns adds them to databases created before.
+var addedColumns = []struct{ table, column, def string }{
+	// The authentication methods (RFC 8176 amr values, space-separated)
+	// of a session, and of the codes and grants issued in it.
+	{"iam_sessions", "amr", "TEXT NOT NULL DEFAULT ''"},
+	{"iam_codes", "amr", "TEXT NOT NULL DEFAULT ''"},
+	{"iam_grants", "amr", "TEXT NOT NULL DEFAULT ''"},
+}
+
+// addColumns adds the missing addedColumns. Several instances may run it
+// at once: a failed ALTER is fine when the column exists afterwards.
+func (s *Server) addColumns(ctx context.Context) error {
+	for _, c := range addedColumns {
+		if s.hasColumn(ctx, c.table, c.column) {
+			continue
+		}
+		if _, err := s.db.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column+` `+c.def); err != nil && !s.hasColumn(ctx, c.table, c.column) {
+			return fmt.Errorf("migrate iam: add %s.%s: %w", c.table, c.column, err)
+		}
+	}
 	return nil
+}
+
+// hasColumn reports whether table has column (portable: a query naming it
+// fails when it does not).
+func (s *Server) hasColumn(ctx context.Context, table, column string) bool {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+column+` FROM `+table+` WHERE 1 = 0`)
+	if err != nil {
+		return false
+	}
+	rows.Close()
+	return true
 }

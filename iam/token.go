@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -137,6 +138,7 @@ type issue struct {
 	grantID  string // sid claim: the refresh family / login grant
 	nonce    string
 	authTime int64
+	amr      string // RFC 8176 methods, space-separated; "" = unknown
 	idToken  bool
 }
 
@@ -211,6 +213,9 @@ func (s *Server) idClaims(in issue, accessToken string, now int64) map[string]an
 	if in.nonce != "" {
 		c["nonce"] = in.nonce
 	}
+	if in.amr != "" {
+		c["amr"] = strings.Fields(in.amr)
+	}
 	if in.grantID != "" {
 		c["sid"] = in.grantID
 	}
@@ -243,4 +248,31 @@ func (s *Server) mintTokens(ctx context.Context, in issue) (*tokenSet, error) {
 		}
 	}
 	return ts, nil
+}
+
+// Authentication method references (RFC 8176) of the ID token's amr claim,
+// recorded on the SSO session and on the codes and grants issued in it.
+const amrPassword = "pwd"
+
+// amrOf is the amr of a sign-in: "pwd" when a password was checked, "hwk"
+// or "swk" for the passkey cred (swk when it is backup-eligible, i.e. a
+// synced passkey whose key may leave the device; hwk for a device-bound
+// one), and "mfa" when mfa (two factors: a password and a passkey, or a
+// user-verified passkey).
+func amrOf(password bool, cred *webauthn.Credential, mfa bool) string {
+	var m []string
+	if password {
+		m = append(m, amrPassword)
+	}
+	if cred != nil {
+		if cred.Flags.BackupEligible {
+			m = append(m, "swk")
+		} else {
+			m = append(m, "hwk")
+		}
+	}
+	if mfa {
+		m = append(m, "mfa")
+	}
+	return strings.Join(m, " ")
 }

@@ -132,12 +132,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) (*tokenSet, error
 // may refresh, its first refresh token. It runs inside tx.
 func (s *Server) newGrant(ctx context.Context, tx interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, app *Application, u *User, scope, sessHash string, authTime int64) (grantID, refresh string, err error) {
+}, app *Application, u *User, scope, sessHash string, authTime int64, amr string) (grantID, refresh string, err error) {
 	grantID = randomID()
 	now := s.now()
 	exp := now.Add(app.RefreshTTL).Unix()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO iam_grants (id, client_id, org, username, scope, session_hash, auth_time, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		grantID, app.ClientID, u.Org, u.Username, scope, sessHash, authTime, now.Unix(), exp); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO iam_grants (id, client_id, org, username, scope, session_hash, auth_time, created, expires, amr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		grantID, app.ClientID, u.Org, u.Username, scope, sessHash, authTime, now.Unix(), exp, amr); err != nil {
 		return "", "", fmt.Errorf("new grant: %w", err)
 	}
 	if app.allows(GrantRefreshToken) {
@@ -169,13 +169,13 @@ func (s *Server) grantCode(ctx context.Context, r *http.Request, app *Applicatio
 	}
 	defer tx.Rollback()
 	var c struct {
-		clientID, org, username, redirectURI, scope, nonce, challenge, session, grantID string
-		authTime, expires                                                               int64
-		used                                                                            int
+		clientID, org, username, redirectURI, scope, nonce, challenge, session, grantID, amr string
+		authTime, expires                                                                    int64
+		used                                                                                 int
 	}
 	h := tokenHash(code)
-	err = tx.QueryRowContext(ctx, `SELECT client_id, org, username, redirect_uri, scope, nonce, challenge, session_hash, grant_id, auth_time, expires, used FROM iam_codes WHERE code_hash = ?`, h).
-		Scan(&c.clientID, &c.org, &c.username, &c.redirectURI, &c.scope, &c.nonce, &c.challenge, &c.session, &c.grantID, &c.authTime, &c.expires, &c.used)
+	err = tx.QueryRowContext(ctx, `SELECT client_id, org, username, redirect_uri, scope, nonce, challenge, session_hash, grant_id, auth_time, expires, used, amr FROM iam_codes WHERE code_hash = ?`, h).
+		Scan(&c.clientID, &c.org, &c.username, &c.redirectURI, &c.scope, &c.nonce, &c.challenge, &c.session, &c.grantID, &c.authTime, &c.expires, &c.used, &c.amr)
 	if errors.Is(err, sql.ErrNoRows) {
 		return bad("The authorization code is invalid.")
 	}
@@ -229,7 +229,7 @@ func (s *Server) grantCode(ctx context.Context, r *http.Request, app *Applicatio
 	if err != nil {
 		return nil, err
 	}
-	grantID, refresh, err := s.newGrant(ctx, tx, app, u, c.scope, c.session, c.authTime)
+	grantID, refresh, err := s.newGrant(ctx, tx, app, u, c.scope, c.session, c.authTime, c.amr)
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +239,7 @@ func (s *Server) grantCode(ctx context.Context, r *http.Request, app *Applicatio
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	ts, err := s.mintTokens(ctx, issue{app: app, user: u, scope: c.scope, grantID: grantID, nonce: c.nonce, authTime: c.authTime, idToken: true})
+	ts, err := s.mintTokens(ctx, issue{app: app, user: u, scope: c.scope, grantID: grantID, nonce: c.nonce, authTime: c.authTime, amr: c.amr, idToken: true})
 	if err != nil {
 		return nil, err
 	}
@@ -275,13 +275,13 @@ func (s *Server) grantRefresh(ctx context.Context, r *http.Request, app *Applica
 	defer tx.Rollback()
 	h := tokenHash(rt)
 	var g struct {
-		id, clientID, org, username, scope, session string
-		authTime, expires                           int64
-		used, revoked                               int
+		id, clientID, org, username, scope, session, amr string
+		authTime, expires                                int64
+		used, revoked                                    int
 	}
-	err = tx.QueryRowContext(ctx, `SELECT g.id, g.client_id, g.org, g.username, g.scope, g.session_hash, g.auth_time, r.expires, r.used, g.revoked
+	err = tx.QueryRowContext(ctx, `SELECT g.id, g.client_id, g.org, g.username, g.scope, g.session_hash, g.auth_time, r.expires, r.used, g.revoked, g.amr
 		FROM iam_refresh r JOIN iam_grants g ON g.id = r.grant_id WHERE r.token_hash = ?`, h).
-		Scan(&g.id, &g.clientID, &g.org, &g.username, &g.scope, &g.session, &g.authTime, &g.expires, &g.used, &g.revoked)
+		Scan(&g.id, &g.clientID, &g.org, &g.username, &g.scope, &g.session, &g.authTime, &g.expires, &g.used, &g.revoked, &g.amr)
 	if errors.Is(err, sql.ErrNoRows) {
 		return bad("The refresh token is invalid.")
 	}
@@ -345,7 +345,7 @@ func (s *Server) grantRefresh(ctx context.Context, r *http.Request, app *Applica
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	ts, err := s.mintTokens(ctx, issue{app: app, user: u, scope: scope, grantID: g.id, authTime: g.authTime, idToken: true})
+	ts, err := s.mintTokens(ctx, issue{app: app, user: u, scope: scope, grantID: g.id, authTime: g.authTime, amr: g.amr, idToken: true})
 	if err != nil {
 		return nil, err
 	}
@@ -381,25 +381,25 @@ func (s *Server) grantPassword(ctx context.Context, r *http.Request, app *Applic
 	} else if err != nil {
 		return nil, err
 	}
-	return s.issueForUser(ctx, app, u, scope, "", s.now().Unix(), "")
+	return s.issueForUser(ctx, app, u, scope, "", s.now().Unix(), "", amrPassword)
 }
 
 // issueForUser creates a grant and mints the tokens of a direct user grant
-// (password, device).
-func (s *Server) issueForUser(ctx context.Context, app *Application, u *User, scope, sessHash string, authTime int64, nonce string) (*tokenSet, error) {
+// (password, device); amr is how the user authenticated.
+func (s *Server) issueForUser(ctx context.Context, app *Application, u *User, scope, sessHash string, authTime int64, nonce, amr string) (*tokenSet, error) {
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	grantID, refresh, err := s.newGrant(ctx, tx, app, u, scope, sessHash, authTime)
+	grantID, refresh, err := s.newGrant(ctx, tx, app, u, scope, sessHash, authTime, amr)
 	if err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	ts, err := s.mintTokens(ctx, issue{app: app, user: u, scope: scope, grantID: grantID, nonce: nonce, authTime: authTime, idToken: true})
+	ts, err := s.mintTokens(ctx, issue{app: app, user: u, scope: scope, grantID: grantID, nonce: nonce, authTime: authTime, amr: amr, idToken: true})
 	if err != nil {
 		return nil, err
 	}

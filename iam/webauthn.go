@@ -700,7 +700,9 @@ func (s *Server) handleLoginFinish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.audit(ev)
-	s.completeLogin(w, r, u, c.authz, "")
+	// A user-verified passkey is possession plus the PIN or biometric that
+	// unlocked it: two factors.
+	s.completeLogin(w, r, u, c.authz, "", amrOf(false, cred, true))
 }
 
 // verifyDiscoverable checks a passwordless assertion against the ceremony
@@ -746,10 +748,11 @@ func (s *Server) verifyDiscoverable(ctx context.Context, c *ceremony, body []byt
 	return found.u, cred, nil
 }
 
-// completeLogin ends a successful interactive login for u: it starts the
-// SSO session and, for an authorization request, issues the code. mode is
-// the JSON login API's type ("code", "login") or "" for the login page.
-func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, u *User, a authzRequest, mode string) {
+// completeLogin ends a successful interactive login for u, who
+// authenticated by amr: it starts the SSO session and, for an authorization
+// request, issues the code. mode is the JSON login API's type ("code",
+// "login") or "" for the login page.
+func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, u *User, a authzRequest, mode, amr string) {
 	ctx := r.Context()
 	var app *Application
 	scope := ""
@@ -771,7 +774,7 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, u *User, 
 			return
 		}
 	}
-	sessHash, err := s.startSession(ctx, w, r, u)
+	sessHash, err := s.startSession(ctx, w, r, u, amr)
 	if errors.Is(err, errUserDisabled) {
 		// A valid passkey of a disabled account: refused like a failed
 		// sign-in, not as a server error.
@@ -786,7 +789,7 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, u *User, 
 		envelope(w, 200, true, "", u.Subject())
 		return
 	}
-	code, err := s.issueCode(ctx, a, app, u, scope, sessHash, s.now().Unix())
+	code, err := s.issueCode(ctx, a, app, u, scope, sessHash, s.now().Unix(), amr)
 	if err != nil {
 		s.serverError(w, "complete login", err)
 		return

@@ -34,6 +34,7 @@ type authenticator struct {
 	origin string // the client origin it reports in clientDataJSON
 	creds  []*softCredential
 	uv     bool // report user verification
+	synced bool // report backup eligibility and state (a synced passkey)
 }
 
 type softCredential struct {
@@ -52,6 +53,9 @@ func (a *authenticator) flags(extra byte) byte {
 	f := byte(0x01) | extra // UP
 	if a.uv {
 		f |= 0x04
+	}
+	if a.synced {
+		f |= 0x08 | 0x10 // BE, BS
 	}
 	return f
 }
