@@ -97,6 +97,13 @@ func TestPostgresSuite(t *testing.T) {
 		{"AdminRoles", TestAdminRoles},
 		{"BalanceVerbs", TestBalanceVerbs},
 		{"BalanceConcurrentAdds", TestBalanceConcurrentAdds},
+		{"TokenEndpointErrors", TestTokenEndpointErrors},
+		{"DeviceFlowRefusals", TestDeviceFlowRefusals},
+		{"PasswordChange", TestPasswordChange},
+		{"AuditRows", TestAuditRows},
+		{"ErrorMasking", TestErrorMasking},
+		{"BootstrapPlatformAdmin", TestBootstrapPlatformAdmin},
+		{"AMRDeviceAndMigration", TestAMRDeviceAndMigration}, // ALTER TABLE … ADD COLUMN on PostgreSQL
 	} {
 		t.Run(tc.name, tc.test)
 	}

@@ -560,6 +560,8 @@ func TestPasskeyPostgres(t *testing.T) {
 		{"CeremonyAcrossInstances", TestPasskeyCeremonyAcrossInstances},
 		{"AsSecondFactor", TestPasskeyAsSecondFactor},
 		{"MFARequired", TestMFARequired},
+		{"Throttling", TestPasskeyThrottling},
+		{"AMR", TestAMR},
 	} {
 		t.Run(tc.name, tc.test)
 	}
