@@ -777,3 +777,37 @@ func TestRealtimeRedisOutageCounted(t *testing.T) {
 		t.Fatalf("no log of the lost events; logs:\n%s", logs.String())
 	}
 }
+
+// TestRealtimeKeepAlive: an idle SSE stream receives a comment line within
+// the hub's keepalive interval (25 s in base serve), so proxies that close
+// silent connections keep it open; the stream still delivers afterwards.
+func TestRealtimeKeepAlive(t *testing.T) {
+	bin := buildBase(t, t.TempDir())
+	srv := startBase(t, bin)
+	admin := srv.Token(t, "--sub", "acme/admin", "--org", "acme", "--admin")
+	call(t, 200, srv.URL, "POST", "/v1/collections", admin, map[string]any{
+		"name": "notes", "type": "base", "fields": []any{map[string]any{"name": "title", "type": "text"}}, "listRule": "",
+	})
+	c := openSlow(t, srv.URL)
+	call(t, 204, srv.URL, "POST", "/api/realtime", admin, map[string]any{"clientId": c.id, "subscriptions": []string{"notes/*"}})
+	c.conn.SetReadDeadline(time.Now().Add(40 * time.Second)) // 25 s idle + the 5 s check tick
+	start := time.Now()
+	for {
+		line, err := c.rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("no keepalive comment on an idle stream within %v: %v", time.Since(start), err)
+		}
+		if strings.HasPrefix(line, ":") {
+			t.Logf("keepalive %q after %v", strings.TrimSpace(line), time.Since(start).Round(time.Second))
+			break
+		}
+		if strings.TrimSpace(line) != "" {
+			t.Fatalf("unexpected line %q on an idle stream", line)
+		}
+	}
+	call(t, 200, srv.URL, "POST", "/v1/collections/notes/records", admin, map[string]any{"title": "after ping"})
+	evs, _ := c.readAll(2 * time.Second)
+	if len(evs) != 1 || titleOf(evs[0]) != "after ping" {
+		t.Fatalf("after the keepalive: %v", evs)
+	}
+}
