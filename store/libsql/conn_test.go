@@ -24,6 +24,7 @@ func TestClassify(t *testing.T) {
 		{errors.New("error code 503: service unavailable"), true},
 		{errors.New("error code STREAM_EXPIRED: The stream has expired due to inactivity"), true},
 		{errors.New("failed to execute SQL:\nerror code 500: unable to open database file: /d/dbs/org03306/data"), true},
+		{errors.New("failed to execute SQL:\nerror code 404: Namespace `org00070` doesn't exist"), true},
 		{errors.New("SQLite error: UNIQUE constraint failed: items.key"), false},
 		{errors.New("SQLite error: no such table: eof"), false},
 		{errors.New("SQLite error: near \"SELEC\": syntax error"), false},

@@ -60,6 +60,7 @@ func main() {
 		checkpoints = flag.String("checkpoints", "100,1000,10000", "org counts at which RSS is recorded")
 		settle      = flag.Duration("settle", 3*time.Second, "wait before a settled RSS reading")
 		idle        = flag.Duration("idle", 0, "after the new phase, wait this long and record RSS once more (0: skip)")
+		sqldActive  = flag.Int("sqld-active", 10000, "sqld --max-active-namespaces (each active namespace holds ~6 open files; below the org count sqld thrashes)")
 		out         = flag.String("out", "", "also append the text table to this file")
 		keep        = flag.Bool("keep", false, "keep the temp dirs and server logs")
 	)
@@ -85,11 +86,11 @@ func main() {
 	var report bytes.Buffer
 	w := io.MultiWriter(os.Stdout, &report)
 	nofile := raiseNoFile()
-	fmt.Fprintf(w, "# orgs: n=%d, create conc=%d, new=%d, settle=%s, RLIMIT_NOFILE=%d, %s, load before: %s\n",
-		*n, *conc, *newN, *settle, nofile, time.Now().UTC().Format("2006-01-02 15:04"), loadavg())
+	fmt.Fprintf(w, "# orgs: n=%d, create conc=%d, new=%d, settle=%s, RLIMIT_NOFILE=%d, sqld --max-active-namespaces %d, %s, load before: %s\n",
+		*n, *conc, *newN, *settle, nofile, *sqldActive, time.Now().UTC().Format("2006-01-02 15:04"), loadavg())
 	failed := false
 	for _, e := range strings.Split(*engines, ",") {
-		r := &run{engine: strings.TrimSpace(e), bin: *bin, n: *n, newN: *newN, conc: *conc, cps: cps, settle: *settle, idle: *idle, keep: *keep, w: w}
+		r := &run{engine: strings.TrimSpace(e), bin: *bin, n: *n, newN: *newN, conc: *conc, cps: cps, settle: *settle, idle: *idle, keep: *keep, sqldActive: *sqldActive, w: w}
 		if err := r.do(); err != nil {
 			fmt.Fprintf(w, "%s: FAILED: %v\n", r.engine, err)
 			failed = true
@@ -112,21 +113,23 @@ func main() {
 }
 
 type run struct {
-	engine   string
-	bin      string
-	n, newN  int
-	conc     int
-	cps      []int
-	settle   time.Duration
-	idle     time.Duration
-	keep     bool
-	w        io.Writer
-	dir      string
-	env      []string
-	srv      *server
-	token    string
-	client   *http.Client
-	stopDeps func()
+	engine  string
+	bin     string
+	n, newN int
+	conc    int
+	cps     []int
+	settle  time.Duration
+	idle    time.Duration
+	keep    bool
+	// sqldActive is sqld's --max-active-namespaces.
+	sqldActive int
+	w          io.Writer
+	dir        string
+	env        []string
+	srv        *server
+	token      string
+	client     *http.Client
+	stopDeps   func()
 }
 
 func (r *run) do() error {
@@ -292,13 +295,13 @@ func (r *run) deps() error {
 		r.stopDeps = func() { pg.Stop() }
 		r.env = []string{"BASE_STORE=postgres", "BASE_STORE_URL=" + pg.URL}
 	case "libsql":
-		s, err := testsrv.StartSqld(testsrv.SqldPath(), true)
+		addr, admin, stop, err := startSqld(r.dir, r.sqldActive)
 		if err != nil {
 			return err
 		}
-		r.stopDeps = s.Stop
-		_, port, _ := strings.Cut(s.Addr, ":")
-		u := "http://{org}.sqld.test:" + port + "?proxy=" + url.QueryEscape("http://"+s.Addr) + "&admin=" + url.QueryEscape(s.AdminURL)
+		r.stopDeps = stop
+		_, port, _ := strings.Cut(addr, ":")
+		u := "http://{org}.sqld.test:" + port + "?proxy=" + url.QueryEscape("http://"+addr) + "&admin=" + url.QueryEscape("http://"+admin)
 		r.env = []string{"BASE_STORE=libsql", "BASE_STORE_URL=" + u}
 	default:
 		return fmt.Errorf("unknown engine %q", r.engine)
@@ -425,8 +428,9 @@ func loadavg() string {
 // raiseNoFile lifts this process's open-file limit (inherited by the
 // servers it starts) as far as allowed and returns it. sqld keeps every
 // active namespace's files open (about six per org: database, WAL, shm,
-// WAL log...), so 10,000 orgs need more than the common 20,000; without
-// it sqld answers "unable to open database file" from ~3,300 orgs on.
+// WAL log...): with 20,000 descriptors and 10,000 active namespaces it
+// answers "unable to open database file" from ~3,300 orgs on, hence also
+// -sqld-active.
 func raiseNoFile() uint64 {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -447,4 +451,55 @@ func raiseNoFile() uint64 {
 	}
 	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
 	return lim.Cur
+}
+
+// startSqld starts sqld with namespaces, like testsrv.StartSqld but with
+// --max-active-namespaces active (testsrv's is 10,000: more open files
+// than the usual limit allows once 10,000 orgs exist).
+func startSqld(dir string, active int) (addr, admin string, stop func(), err error) {
+	free := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return ""
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	addr, admin = free(), free()
+	logf, err := os.Create(filepath.Join(dir, "sqld.log"))
+	if err != nil {
+		return "", "", nil, err
+	}
+	cmd := exec.Command(testsrv.SqldPath(), "--db-path", filepath.Join(dir, "sqld"),
+		"--http-listen-addr", addr, "--admin-listen-addr", admin, "--no-welcome",
+		"--enable-namespaces", "--disable-default-namespace", "--max-active-namespaces", strconv.Itoa(active))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return "", "", nil, err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stop = func() {
+		cmd.Process.Kill()
+		<-done
+		logf.Close()
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		if resp, err := http.Get("http://" + admin + "/metrics"); err == nil {
+			resp.Body.Close()
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				return addr, admin, stop, nil
+			}
+		}
+		select {
+		case <-done:
+			stop()
+			return "", "", nil, fmt.Errorf("sqld exited; see %s", logf.Name())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	stop()
+	return "", "", nil, errors.New("sqld did not become ready")
 }
