@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hanzoai/base"
 	"github.com/hanzoai/base/internal/testsrv"
 	"github.com/hanzoai/base/realtime-hub/bus/redisbus"
@@ -654,6 +656,18 @@ func TestRealtimeHubRestart(t *testing.T) {
 	gone.close()
 	time.Sleep(200 * time.Millisecond)
 	gone.subscribe(t, b.url(), alice, 404, "notes/*") // routed, its client is gone
+
+	// Channels are per org, and only an instance with clients of an org
+	// subscribes to it: A (holding acme's streams), not B, not globex.
+	rc := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer rc.Close()
+	numsub, err := rc.PubSubNumSub(context.Background(), "base:rt:ev:acme", "base:rt:ev:globex").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if numsub["base:rt:ev:acme"] != 1 || numsub["base:rt:ev:globex"] != 0 {
+		t.Fatalf("org channel subscribers %v: want acme 1 (instance A only), globex 0", numsub)
+	}
 
 	last := s.lastID
 	a.stop()
