@@ -248,18 +248,24 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	var clientID string
 	bt := bearer(r)
 	tok := r.PostForm.Get("token")
+	var claims map[string]any
 	if bt != "" {
-		claims, err := s.activeAccess(ctx, bt)
-		if err != nil {
+		var err error
+		if claims, err = s.activeAccess(ctx, bt); err != nil && r.PostForm.Get("client_id") == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			s.writeOAuthError(w, r, oerr(401, "invalid_client", "Client authentication failed."))
 			return
 		}
-		clientID, _ = claims["client_id"].(string)
 		if tok == "" {
 			tok = bt
 		}
+	}
+	if claims != nil {
+		clientID, _ = claims["client_id"].(string)
 	} else {
+		// No Bearer, or one already revoked or expired next to the form's
+		// client_id (the browser SDK revokes its access token last, with
+		// itself as the Bearer): the form authenticates the client.
 		app, err := s.authenticateClient(ctx, r)
 		if err != nil {
 			s.writeOAuthError(w, r, err)

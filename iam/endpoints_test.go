@@ -312,3 +312,56 @@ func readAll(t testing.TB, r *http.Response) []byte {
 	}
 	return []byte(b.String())
 }
+
+// TestBrowserSDKSignOut replays the @hanzo/iam browser client's sign-out,
+// cross-origin with credentials: revoke the refresh token, then the access
+// token (each with the access token as Bearer; the second Bearer is by
+// then revoked), then POST logout with the Bearer and the session cookie.
+func TestBrowserSDKSignOut(t *testing.T) {
+	ti := newTestIAM(t)
+	const origin = "https://app.example"
+	verifier, challenge := pkcePair("sdk-signout")
+	code := ti.login(t, "spa", "http://127.0.0.1:9999/cb", challenge, "alice", "alice-password")
+	st, tok := ti.token(t, url.Values{"grant_type": {"authorization_code"}, "client_id": {"spa"}, "code": {code},
+		"redirect_uri": {"http://127.0.0.1:9999/cb"}, "code_verifier": {verifier}})
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+	at, rt := tok["access_token"].(string), tok["refresh_token"].(string)
+	for _, p := range []string{iam.PathRevoke, iam.PathLogout} {
+		resp, _ := ti.do(t, "OPTIONS", p, nil, "Origin", origin, "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization")
+		if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != origin || resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Fatalf("preflight %s: %d %v", p, resp.StatusCode, resp.Header)
+		}
+	}
+	for _, tt := range []struct{ token, hint string }{{rt, "refresh_token"}, {at, "access_token"}} {
+		resp, body := ti.do(t, "POST", iam.PathRevoke, url.Values{"token": {tt.token}, "token_type_hint": {tt.hint}, "client_id": {"spa"}},
+			"Authorization", "Bearer "+at, "Origin", origin)
+		if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != origin {
+			t.Fatalf("revoke %s: %d %s", tt.hint, resp.StatusCode, body)
+		}
+	}
+	resp, body := ti.do(t, "POST", iam.PathLogout, nil, "Authorization", "Bearer "+at, "Origin", origin)
+	if resp.StatusCode != 200 || jsonOf(t, body)["status"] != "ok" || resp.Header.Get("Access-Control-Allow-Origin") != origin {
+		t.Fatalf("logout: %d %s", resp.StatusCode, body)
+	}
+	if c := cookieNamed(resp, "iam_session"); c == nil || c.MaxAge >= 0 {
+		t.Fatalf("logout did not clear the session cookie: %+v", c)
+	}
+	for _, tk := range []string{at, rt} {
+		_, body := ti.do(t, "POST", iam.PathIntrospect, url.Values{"client_id": {"spa"}, "token": {tk}})
+		if jsonOf(t, body)["active"] != false {
+			t.Fatal("a token is active after sign-out")
+		}
+	}
+	_, challenge = pkcePair("after")
+	q := url.Values{"client_id": {"spa"}, "redirect_uri": {"http://127.0.0.1:9999/cb"}, "response_type": {"code"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	if resp, _ := ti.do(t, "GET", iam.PathAuthorize+"?"+q.Encode(), nil); resp.StatusCode != 200 {
+		t.Fatalf("authorize after sign-out: %d (SSO session survived)", resp.StatusCode)
+	}
+	// A revoked Bearer without client_id authenticates nothing.
+	resp, _ = ti.do(t, "POST", iam.PathRevoke, url.Values{"token": {rt}}, "Authorization", "Bearer "+at)
+	if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer ") {
+		t.Fatalf("revoke with a revoked Bearer alone: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+}
