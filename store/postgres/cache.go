@@ -25,25 +25,32 @@ import (
 // type change in that schema (a field changed type) still invalidates a
 // cached read once per connection; it is prepared again and retried.
 //
+// Statements whose tables are schema-qualified (withQualified: the schema
+// version read) need no search_path and no comment.
+//
 // Only reads outside transactions with arguments are cached, and only
 // when the URL did not choose an exec mode of its own: transactions (the
 // writes and DDL) keep unnamed statements.
 
 // cached returns the cached form of a read, when c caches it.
 func (c *conn) cached(ctx context.Context, query string, args []driver.NamedValue) (string, []driver.NamedValue, bool) {
-	if c.mode != SearchPathSession || c.inTx || len(args) == 0 || c.schema == "" {
-		return "", nil, false
-	}
-	schema := schemaFrom(ctx)
-	if schema != c.schema || strings.Contains(schema, "*/") ||
+	if c.mode != SearchPathSession || c.inTx || len(args) == 0 ||
 		c.Conn.Conn().Config().DefaultQueryExecMode != pgx.QueryExecModeExec {
 		return "", nil, false
+	}
+	q := rebind(query, len(args))
+	if !qualifiedFrom(ctx) {
+		schema := schemaFrom(ctx)
+		if schema == "" || schema != c.schema || strings.Contains(schema, "*/") {
+			return "", nil, false
+		}
+		q = "/* " + schema + " */ " + q
 	}
 	cargs := make([]driver.NamedValue, 0, len(args)+1)
 	// pgx reads leading arguments of its option types as options.
 	cargs = append(cargs, driver.NamedValue{Value: pgx.QueryExecModeCacheStatement})
 	cargs = append(cargs, args...)
-	return "/* " + schema + " */ " + rebind(query, len(args)), cargs, true
+	return q, cargs, true
 }
 
 // isStalePlan reports the error of a prepared statement whose result

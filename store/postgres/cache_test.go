@@ -3,7 +3,10 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/hanzoai/base"
 
 	"github.com/hanzoai/base/store"
 	"github.com/hanzoai/base/store/postgres"
@@ -70,5 +73,60 @@ func TestSessionStatementCache(t *testing.T) {
 	exec(dbs[0], `ALTER TABLE "things" ALTER COLUMN "v" TYPE TEXT USING CAST("v" AS TEXT)`)
 	if v := read(dbs[0]); v != "1.5" {
 		t.Fatalf("after the type change: %#v, want \"1.5\"", v)
+	}
+}
+
+// TestSchemaVersionQualified: the schema version read names its table
+// with the schema, so it needs no search_path in either mode (cached as
+// a prepared statement on direct connections), and a change made through
+// one instance is seen by the other on its next read.
+func TestSchemaVersionQualified(t *testing.T) {
+	url := pgServer(t)
+	prefix := fmt.Sprintf("t%d_", prefixes.Add(1))
+	ctx := context.Background()
+	var dbs []store.DB
+	var stores []*postgres.Store
+	for _, mode := range []postgres.SearchPathMode{postgres.SearchPathLocal, postgres.SearchPathSession} {
+		s, err := postgres.Open(postgres.Config{URL: url, SchemaPrefix: prefix, SearchPath: mode, MaxConns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		db, err := s.Acquire(ctx, "versions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Release()
+		dbs = append(dbs, db)
+		stores = append(stores, s)
+	}
+	v0, err := store.SchemaVersion(ctx, dbs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := dbs[0].Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &base.Collection{ID: "notes", Name: "notes", Type: base.TypeBase, Fields: []*base.Field{base.RecordIDField()}}
+	if err := store.CreateCollection(ctx, tx, dbs[0].Dialect(), c); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range dbs {
+		for range 2 {
+			if v, err := store.SchemaVersion(ctx, db); err != nil || v != v0+1 {
+				t.Fatalf("version = %d, %v; want %d", v, err, v0+1)
+			}
+		}
+	}
+	var prepared string
+	if err := stores[1].DB().QueryRowContext(ctx, `SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%_meta%'`).Scan(&prepared); err != nil {
+		t.Fatalf("no prepared version read on the session connection: %v", err)
+	}
+	if want := `"` + prefix + `versions"."_meta"`; !strings.Contains(prepared, want) {
+		t.Errorf("prepared %q, want it to name %s", prepared, want)
 	}
 }

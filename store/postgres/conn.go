@@ -42,7 +42,20 @@ type ctxKey int
 const (
 	schemaKey ctxKey = iota
 	lockKey
+	qualifiedKey
 )
+
+// withQualified marks the statements run with ctx as naming every table
+// with its schema and using nothing of the support schema: they need no
+// search_path.
+func withQualified(ctx context.Context) context.Context {
+	return context.WithValue(ctx, qualifiedKey, true)
+}
+
+func qualifiedFrom(ctx context.Context) bool {
+	q, _ := ctx.Value(qualifiedKey).(bool)
+	return q
+}
 
 // withSchema tells the driver the search_path (rendered, quoted
 // identifiers) of the statements run with ctx.

@@ -17,7 +17,10 @@ type db struct {
 	once sync.Once
 }
 
-var _ store.DB = (*db)(nil)
+var (
+	_ store.DB              = (*db)(nil)
+	_ store.SchemaVersioner = (*db)(nil)
+)
 
 func (d *db) ctx(ctx context.Context) context.Context { return withSchema(ctx, d.h.path) }
 
@@ -33,6 +36,14 @@ func (d *db) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 // QueryRowContext runs a one-row read in the org's schema.
 func (d *db) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	return d.s.db.QueryRowContext(d.ctx(ctx), query, args...)
+}
+
+// SchemaVersionRow implements store.SchemaVersioner: the version is read
+// from the schema-qualified _meta table in one statement, without
+// pointing the connection at the org's schema (the pooler-safe mode
+// would pipeline a set_config before it).
+func (d *db) SchemaVersionRow(ctx context.Context) *sql.Row {
+	return d.s.db.QueryRowContext(withQualified(ctx), d.h.versionSQL, store.SchemaVersionKey)
 }
 
 // ExecContext runs one statement in its own transaction.
