@@ -1,6 +1,8 @@
 package iam_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -93,9 +95,14 @@ func TestStateAndNonce(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("token: %d %v", st, tok)
 		}
-		got, has := payload(t, tok["id_token"].(string))["nonce"]
+		idc := payload(t, tok["id_token"].(string))
+		got, has := idc["nonce"]
 		if nonce == "" && has || nonce != "" && got != nonce {
 			t.Fatalf("nonce %q (present %v), sent %q", got, has, nonce)
+		}
+		sum := sha256.Sum256([]byte(tok["access_token"].(string)))
+		if idc["at_hash"] != base64.RawURLEncoding.EncodeToString(sum[:16]) {
+			t.Fatalf("at_hash %v does not hash the access token", idc["at_hash"])
 		}
 	}
 }
