@@ -54,8 +54,6 @@ var balanceSchema = []string{
 	`CREATE INDEX IF NOT EXISTS iam_transactions_user ON iam_transactions (org, username, created)`,
 }
 
-func init() { schema = append(schema, balanceSchema...) }
-
 // Transaction is one balance change, in Casdoor's field names. Amount is
 // the signed change in USD (negative debits); Balance is the user's
 // balance after it (set by the IAM).

@@ -55,8 +55,6 @@ var mfaSchema = []string{
 	`CREATE INDEX IF NOT EXISTS iam_mfa_pending_expires ON iam_mfa_pending (expires)`,
 }
 
-func init() { schema = append(schema, mfaSchema...) }
-
 // secondFactor returns what u must still do after a correct password: ""
 // (nothing), stepPasskey or stepEnroll.
 func (s *Server) secondFactor(ctx context.Context, u *User) (string, error) {

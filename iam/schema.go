@@ -164,9 +164,11 @@ func (s *Server) migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate iam: %w", err)
 	}
 	defer tx.Rollback()
-	for _, q := range schema {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("migrate iam: %w", err)
+	for _, part := range [][]string{schema, balanceSchema, webauthnSchema, mfaSchema} {
+		for _, q := range part {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("migrate iam: %w", err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {

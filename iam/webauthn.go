@@ -111,8 +111,6 @@ var webauthnSchema = []string{
 	`CREATE INDEX IF NOT EXISTS iam_webauthn_ceremonies_expires ON iam_webauthn_ceremonies (expires)`,
 }
 
-func init() { schema = append(schema, webauthnSchema...) }
-
 // Passkey is a registered WebAuthn credential, as the API lists it.
 type Passkey struct {
 	ID             string    `json:"id"` // credential id, base64url
