@@ -229,12 +229,10 @@ func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
 	return &db{s: s, h: h}, nil
 }
 
+// open connects h to its database. The namespace is created (with
+// AdminURL) only when the database answers that it does not exist, so the
+// cold open of an existing org costs one round trip, not two.
 func (s *Store) open(ctx context.Context, h *handle) error {
-	if s.cfg.AdminURL != "" {
-		if err := s.createNamespace(ctx, h.org); err != nil {
-			return fmt.Errorf("open org %q: %w", h.org, err)
-		}
-	}
 	c, err := s.connector(h.org)
 	if err != nil {
 		return fmt.Errorf("open org %q: %w", h.org, err)
@@ -246,7 +244,15 @@ func (s *Store) open(ctx context.Context, h *handle) error {
 	// namespaces, and an idle org must hold nothing.
 	h.db.SetMaxIdleConns(0)
 	var v int
-	if err := h.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+	err = h.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	if err != nil && s.cfg.AdminURL != "" && isNoDatabase(err) {
+		if err := s.createNamespace(ctx, h.org); err != nil {
+			h.db.Close()
+			return fmt.Errorf("open org %q: %w", h.org, err)
+		}
+		err = h.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	}
+	if err != nil {
 		h.db.Close()
 		return fmt.Errorf("open org %q: %w", h.org, classify(err))
 	}
@@ -340,6 +346,13 @@ func (s *Store) createNamespace(ctx context.Context, org string) error {
 	return fmt.Errorf("create namespace: %d %s", code, body)
 }
 
+// isNoDatabase reports whether err is the server saying the org's
+// database (sqld namespace) does not exist.
+func isNoDatabase(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "doesn't exist") || strings.Contains(msg, "error code 404")
+}
+
 // Exists reports whether org's database exists and is bootstrapped,
 // creating nothing.
 func (s *Store) Exists(ctx context.Context, org string) (bool, error) {
@@ -378,7 +391,7 @@ func (s *Store) Exists(ctx context.Context, org string) (bool, error) {
 	defer d.Close()
 	var v int
 	if err := d.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		if strings.Contains(err.Error(), "doesn't exist") || strings.Contains(err.Error(), "404") {
+		if isNoDatabase(err) {
 			return false, nil
 		}
 		return false, fmt.Errorf("exists %q: %w", org, classify(err))
