@@ -142,7 +142,7 @@ func (s *Service) expandForward(ctx context.Context, q store.Querier, recs []*Re
 		for i, id := range chunk {
 			in[i] = id
 		}
-		got, err := s.selectRecords(ctx, q, target, "expand "+seg,
+		got, err := s.selectByID(ctx, q, target, cond, "expand "+seg,
 			[]sqlPart{{s.idColumn(target) + " IN (" + placeholders(len(chunk)) + ")", in}, {cond, cargs}}, "")
 		if err != nil {
 			return nil, err

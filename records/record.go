@@ -96,12 +96,29 @@ type sqlPart struct {
 // non-empty condition of where, followed by tail (ORDER BY, LIMIT…) and its
 // arguments. op names the operation in errors.
 func (s *Service) selectRecords(ctx context.Context, q store.Querier, c *base.Collection, op string, where []sqlPart, tail string, tailArgs ...any) ([]*Record, error) {
+	return s.selectFrom(ctx, q, s.Dialect.Quote(c.Name), c, op, where, tail, tailArgs...)
+}
+
+// selectByID is selectRecords for conditions on ids of c and an optional
+// rule condition cond (in where): without one, the statement is built-in
+// SQL only and reads through store.PlainSource.
+func (s *Service) selectByID(ctx context.Context, q store.Querier, c *base.Collection, cond, op string, where []sqlPart, tail string) ([]*Record, error) {
+	from := s.Dialect.Quote(c.Name)
+	if cond == "" {
+		q, from = store.PlainSource(s.Dialect, q, c.Name)
+	}
+	return s.selectFrom(ctx, q, from, c, op, where, tail)
+}
+
+// selectFrom is selectRecords reading FROM from (c's table, quoted or
+// schema-qualified) aliased as c's name.
+func (s *Service) selectFrom(ctx context.Context, q store.Querier, from string, c *base.Collection, op string, where []sqlPart, tail string, tailArgs ...any) ([]*Record, error) {
 	d := s.Dialect
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	b.WriteString(selectList(d, c, c.Name))
 	b.WriteString(" FROM ")
-	b.WriteString(d.Quote(c.Name))
+	b.WriteString(from)
 	b.WriteString(" AS ")
 	b.WriteString(d.Quote(c.Name))
 	clause, args := whereClause(where)

@@ -144,7 +144,7 @@ func (s *Service) Collection(nameOrID string) (*base.Collection, error) {
 // (already compiled under alias c.Name). It returns (nil, nil) when no row
 // matches.
 func (s *Service) loadByID(ctx context.Context, q store.Querier, c *base.Collection, id, cond string, condArgs []any) (*Record, error) {
-	recs, err := s.selectRecords(ctx, q, c, "load "+c.Name+"/"+id,
+	recs, err := s.selectByID(ctx, q, c, cond, "load "+c.Name+"/"+id,
 		[]sqlPart{{s.idColumn(c) + " = ?", []any{id}}, {cond, condArgs}}, " LIMIT 1")
 	if err != nil || len(recs) == 0 {
 		return nil, err

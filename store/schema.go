@@ -65,26 +65,14 @@ func Bootstrap(ctx context.Context, tx Tx, d Dialect, org string) error {
 	return nil
 }
 
-// SchemaVersioner is implemented by a DB that reads its schema version
-// more cheaply than the generic query (store/postgres: one statement on
-// the schema-qualified table, without pointing the connection at the
-// org's schema first). Handlers read the version on every request.
-type SchemaVersioner interface {
-	// SchemaVersionRow returns the _meta row of the schema version, as
-	// the generic query's QueryRowContext would.
-	SchemaVersionRow(ctx context.Context) *sql.Row
-}
-
 // SchemaVersion returns the org's schema version: a counter incremented in
 // the same transaction as every collection change (0 before any).
 func SchemaVersion(ctx context.Context, q Querier) (int64, error) {
 	var v string
-	var row *sql.Row
-	if sv, ok := q.(SchemaVersioner); ok {
-		row = sv.SchemaVersionRow(ctx)
-	} else {
-		row = q.QueryRowContext(ctx, `SELECT "value" FROM "`+MetaTable+`" WHERE "key" = ?`, SchemaVersionKey)
-	}
+	// Every request reads it: through Qualifier where the engine has one
+	// (identifiers are quoted alike in every dialect).
+	q, meta := PlainSource(SQLite, q, MetaTable)
+	row := q.QueryRowContext(ctx, `SELECT "value" FROM `+meta+` WHERE "key" = ?`, SchemaVersionKey)
 	err := row.Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil

@@ -25,8 +25,9 @@ import (
 // type change in that schema (a field changed type) still invalidates a
 // cached read once per connection; it is prepared again and retried.
 //
-// Statements whose tables are schema-qualified (withQualified: the schema
-// version read) need no search_path and no comment.
+// Statements whose tables are schema-qualified (withQualified, from
+// store.Qualifier: the schema version read, reads by id) need no
+// search_path and no comment.
 //
 // Only reads outside transactions with arguments are cached, and only
 // when the URL did not choose an exec mode of its own: transactions (the

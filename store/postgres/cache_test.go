@@ -130,3 +130,45 @@ func TestSchemaVersionQualified(t *testing.T) {
 		t.Errorf("prepared %q, want it to name %s", prepared, want)
 	}
 }
+
+// TestQualifiedReads: statements through store.Qualifier name their
+// tables with the schema and run without the org's search_path (no
+// set_config pipelined before them), in both modes.
+func TestQualifiedReads(t *testing.T) {
+	url := pgServer(t)
+	ctx := context.Background()
+	for _, mode := range []postgres.SearchPathMode{postgres.SearchPathLocal, postgres.SearchPathSession} {
+		s := newStore(t, url, mode)
+		defer s.Close()
+		db, err := s.Acquire(ctx, "qualified")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Release()
+		qq, ok := db.(store.Qualifier)
+		if !ok {
+			t.Fatal("postgres DB is no store.Qualifier")
+		}
+		q, meta := store.PlainSource(db.Dialect(), db, store.MetaTable)
+		want, _ := s.Schema("qualified")
+		if meta != `"`+want+`"."_meta"` || qq.QualifiedTable("x") != `"`+want+`"."x"` {
+			t.Errorf("qualified names %s, %s", meta, qq.QualifiedTable("x"))
+		}
+		read := func(q store.Querier, from string) string {
+			t.Helper()
+			var path, v string
+			if err := q.QueryRowContext(ctx, `SELECT current_setting('search_path'), "value" FROM `+from+` WHERE "key" = ?`, store.SchemaVersionKey).Scan(&path, &v); err != nil {
+				t.Fatal(err)
+			}
+			return path
+		}
+		for range 2 {
+			if got := read(db, `"_meta"`); !strings.Contains(got, want) {
+				t.Errorf("mode %d: search_path of an unqualified read %q", mode, got)
+			}
+			if got := read(q, meta); mode == postgres.SearchPathLocal && got != `"$user", public` {
+				t.Errorf("qualified read ran with search_path %q, want the server default", got)
+			}
+		}
+	}
+}

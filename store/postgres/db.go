@@ -18,8 +18,8 @@ type db struct {
 }
 
 var (
-	_ store.DB              = (*db)(nil)
-	_ store.SchemaVersioner = (*db)(nil)
+	_ store.DB        = (*db)(nil)
+	_ store.Qualifier = (*db)(nil)
 )
 
 func (d *db) ctx(ctx context.Context) context.Context { return withSchema(ctx, d.h.path) }
@@ -38,12 +38,29 @@ func (d *db) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 	return d.s.db.QueryRowContext(d.ctx(ctx), query, args...)
 }
 
-// SchemaVersionRow implements store.SchemaVersioner: the version is read
-// from the schema-qualified _meta table in one statement, without
-// pointing the connection at the org's schema (the pooler-safe mode
-// would pipeline a set_config before it).
-func (d *db) SchemaVersionRow(ctx context.Context) *sql.Row {
-	return d.s.db.QueryRowContext(withQualified(ctx), d.h.versionSQL, store.SchemaVersionKey)
+// QualifiedTable implements store.Qualifier.
+func (d *db) QualifiedTable(table string) string {
+	return quoteIdent(d.h.schema) + "." + quoteIdent(table)
+}
+
+// Qualified implements store.Qualifier: its statements run without the
+// org's search_path (see withQualified), so the pooler-safe mode sends
+// no set_config before them and direct connections cache their plans.
+func (d *db) Qualified() store.Querier { return qualified{d} }
+
+// qualified runs schema-qualified statements of built-in SQL.
+type qualified struct{ d *db }
+
+func (q qualified) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.d.s.db.QueryContext(withQualified(ctx), query, args...)
+}
+
+func (q qualified) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.d.s.db.QueryRowContext(withQualified(ctx), query, args...)
+}
+
+func (q qualified) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.d.s.db.ExecContext(withQualified(ctx), query, args...)
 }
 
 // ExecContext runs one statement in its own transaction.

@@ -99,7 +99,6 @@ var _ store.Store = (*Store)(nil)
 type handle struct {
 	org, schema string
 	path        string // rendered search_path: the org schema, then the support schema
-	versionSQL  string // the schema version read, schema-qualified
 	lockKey     int64
 	wsem        chan struct{}
 	refs        int // guarded by Store.mu
@@ -221,8 +220,7 @@ func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
 		return &db{s: s, h: h}, nil
 	}
 	h := &handle{org: org, schema: schema, path: quoteIdent(schema) + ", " + quoteIdent(s.support), lockKey: advisoryKey(schema), wsem: make(chan struct{}, 1),
-		refs: 1, ready: make(chan struct{}),
-		versionSQL: `SELECT "value" FROM ` + quoteIdent(schema) + "." + quoteIdent(store.MetaTable) + ` WHERE "key" = ?`}
+		refs: 1, ready: make(chan struct{})}
 	s.handles[org] = h
 	known := s.known[org]
 	s.mu.Unlock()
