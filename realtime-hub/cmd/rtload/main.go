@@ -55,7 +55,7 @@ func main() {
 	connect := flag.Int("connect", 200, "subscribers connecting at once")
 	memprofile := flag.String("memprofile", "", "write this process's heap profile at the end of the write phase")
 	raw := flag.Bool("raw", true, "read SSE streams from a plain TCP connection (leaner than net/http's client, so the generator leaves more CPU to the server); needs an unchunked stream, as base serve sends over HTTP/1.1")
-	pollWait := flag.Duration("pollwait", 0, "with -pollers: instead of sleeping in epoll_wait until a write wakes it, a poller with nothing ready sleeps this long and polls again (adds up to this much to the measured latency; spares the server the cost of waking the generator on every loopback write, which a remote client would not charge it)")
+	pollWait := flag.Duration("pollwait", time.Millisecond, "with -pollers: instead of sleeping in epoll_wait until a write wakes it, a poller with nothing ready sleeps this long and polls again (adds up to this much to the measured latency; spares the server the cost of waking the generator on every loopback write, which a remote client would not charge it; 0: sleep in epoll_wait)")
 	pollers := flag.Int("pollers", 2, "with -raw: read every subscriber socket from this many epoll goroutines (0: a goroutine per subscriber); WebSocket too: the handshake and frames are then done by hand")
 	hidden := flag.Bool("hidden", false, "create records the list rule hides (published=false): subscribers evaluate every event and receive none")
 	flag.Parse()
