@@ -179,6 +179,10 @@ func TestAWSExampleApply(t *testing.T) {
 		`module.base.aws_lambda_function_url.base[0]`, `module.base.aws_s3_bucket.files`, `module.base.aws_kms_key.base`,
 		`module.base.aws_cloudwatch_event_rule.schedule["__baseStoreOptimize__"]`, `module.realtime[0].aws_ecs_service.hub`,
 		`module.realtime[0].aws_lb_listener_rule.realtime`, `module.realtime[0].aws_elasticache_cluster.bus[0]`,
+		`module.base.aws_cloudwatch_log_group.function`, `module.base.aws_cloudwatch_log_group.api[0]`,
+		`module.realtime[0].aws_cloudwatch_log_group.hub`, `module.base.aws_iam_role_policy.function`,
+		`module.realtime[0].aws_lb.front`, `module.realtime[0].aws_lb_target_group.function`,
+		`module.base.aws_lambda_permission.schedule["__baseStoreOptimize__"]`,
 	} {
 		if !strings.Contains(plan, want) {
 			t.Errorf("plan does not create %s", want)

@@ -119,7 +119,7 @@ data "aws_iam_policy_document" "function" {
   }
   statement {
     sid       = "Files"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
     resources = ["${aws_s3_bucket.files.arn}/*"]
   }
   statement {
