@@ -25,6 +25,15 @@
 // hostname, and sqld, with no engine-specific code beyond the optional
 // namespace creation.
 //
+// # Faults
+//
+// Every statement's error passes through classify (a wrapping
+// driver.Connector): refused or reset connections, EOF, a stream whose
+// baton a restarted sqld no longer knows, HTTP 5xx and a namespace sqld
+// lost under eviction wrap store.ErrUnavailable, which the handler answers
+// with a 503. Nothing is cached across a failure, so the store recovers by
+// itself once sqld is back.
+//
 // Org databases are bootstrapped (system tables, users collection) on
 // first use and marked with PRAGMA user_version. Writers to one org are
 // serialized in-process and use BEGIN IMMEDIATE on one Hrana stream.
