@@ -9,7 +9,9 @@
 // 127.0.0.1:8091), BASE_DIR, BASE_STORE (sqlite, postgres, libsql) and
 // BASE_STORE_URL, BASE_REDIS_URL (required), IAM_ENDPOINT,
 // IAM_ISSUER, IAM_AUDIENCE, BASE_API_PREFIX, BASE_DEFAULT_ORG,
-// BASE_ORG_DOMAINS (host=org,...), BASE_REALTIME_REPLAY (default 60s).
+// BASE_ORG_DOMAINS (host=org,...), BASE_REALTIME_REPLAY (default 60s),
+// BASE_REALTIME_WRITERS (goroutines writing events to client sockets;
+// default GOMAXPROCS-1, at least 1).
 package main
 
 import (
@@ -21,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -40,6 +43,7 @@ type Config struct {
 	Prefix, DefaultOrg               string
 	OrgDomains                       map[string]string
 	Replay                           time.Duration
+	Writers                          int // 0: the hub's default
 }
 
 // ConfigFromEnv reads Config through getenv.
@@ -68,6 +72,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("BASE_REALTIME_REPLAY: %w", err)
 		}
 		cfg.Replay = d
+	}
+	if s := getenv("BASE_REALTIME_WRITERS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return cfg, fmt.Errorf("BASE_REALTIME_WRITERS: want a positive integer, got %q", s)
+		}
+		cfg.Writers = n
 	}
 	if cfg.RedisURL == "" {
 		return cfg, errors.New("BASE_REDIS_URL is required: a standalone hub receives events through Redis")
@@ -120,7 +131,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.closers = append(m.closers, b.Close)
 	hcfg := hub.Config{
 		Store: st, Bus: b, Logger: m.Logger, Prefix: cfg.Prefix, DefaultOrg: cfg.DefaultOrg,
-		OrgDomains: cfg.OrgDomains, ResumeWindow: cfg.Replay,
+		OrgDomains: cfg.OrgDomains, ResumeWindow: cfg.Replay, Writers: cfg.Writers,
 	}
 	if cfg.IAMEndpoint != "" {
 		hcfg.Verifier = auth.NewDiscovering(cfg.IAMEndpoint, auth.Config{Issuer: cfg.IAMIssuer, Audience: cfg.Audience})

@@ -40,6 +40,26 @@ func TestListenAddr(t *testing.T) {
 	}
 }
 
+// TestWritersFromEnv: BASE_REALTIME_WRITERS sets the hub's writer
+// goroutines; anything but a positive integer is refused.
+func TestWritersFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		val     string
+		want    int
+		wantErr bool
+	}{
+		{"", 0, false},
+		{"3", 3, false},
+		{"0", 0, true},
+		{"two", 0, true},
+	} {
+		cfg, err := ConfigFromEnv(env(map[string]string{"BASE_REDIS_URL": "redis://127.0.0.1:6379", "BASE_REALTIME_WRITERS": tc.val}))
+		if (err != nil) != tc.wantErr || (err == nil && cfg.Writers != tc.want) {
+			t.Errorf("BASE_REALTIME_WRITERS=%q: Writers %d, err %v; want %d, error %v", tc.val, cfg.Writers, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
 // TestRunOnPostgres: the standalone hub of the AWS and GCP deployments
 // reads schemas and rules from the same PostgreSQL as the API; it must
 // start on it and answer its health check.

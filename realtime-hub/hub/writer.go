@@ -203,16 +203,16 @@ func appendSSE(buf []byte, id string, batch []*message) []byte {
 // in a buffer and go out in one system call at uncork.
 type outConn struct {
 	net.Conn
-	rc      syscall.RawConn
-	drained func(error) // called when a drain ends (nil error: all written)
+	rc syscall.RawConn
 
-	mu     sync.Mutex
-	err    error
-	corked bool
-	cbuf   []byte
-	drain  bool
-	pend   []byte
-	spare  []byte
+	mu      sync.Mutex
+	drained func(error) // called when a drain ends (nil error: all written)
+	err     error
+	corked  bool
+	cbuf    []byte
+	drain   bool
+	pend    []byte
+	spare   []byte
 }
 
 // newOutConn wraps conn when it is a socket whose descriptor can be written
@@ -327,8 +327,11 @@ func (o *outConn) drainLoop() {
 		}
 		o.mu.Unlock()
 	}
-	if o.drained != nil {
-		o.drained(err)
+	o.mu.Lock()
+	drained := o.drained
+	o.mu.Unlock()
+	if drained != nil {
+		drained(err)
 	}
 }
 
@@ -357,7 +360,7 @@ func (o *outConn) uncork() ([]byte, error) {
 // first bytes are written); what is already queued is written next.
 func (h *Hub) attach(c *client, out *outConn) {
 	s := h.shards[int(h.nextShard.Add(1))%len(h.shards)]
-	out.drained = func(err error) {
+	drained := func(err error) {
 		if err != nil {
 			c.kill()
 			return
@@ -368,6 +371,9 @@ func (h *Hub) attach(c *client, out *outConn) {
 		}
 		c.mu.Unlock()
 	}
+	out.mu.Lock()
+	out.drained = drained
+	out.mu.Unlock()
 	s.join(c)
 	c.mu.Lock()
 	c.out, c.shard = out, s
