@@ -37,13 +37,11 @@ type Config struct {
 	OrgDomains  map[string]string // BASE_ORG_DOMAINS: host=org,host=org
 	BatchMax    int               // BASE_BATCH_MAX (0: handler default)
 	MaxBodySize int64             // BASE_MAX_BODY_SIZE in bytes (0: handler default)
-	Files       string            // BASE_FILES: local or s3 (default local)
 	LogLevel    slog.Level        // BASE_LOG_LEVEL (default info)
 
-	// S3_* and BASE_FILE_TOKEN_SECRET (see Files).
-	S3Endpoint, S3Bucket, S3Region, S3AccessKey, S3SecretKey string
-	S3ForcePathStyle                                         bool
-	FileTokenSecret                                          string
+	// Files is BASE_FILES, S3_* and BASE_FILE_TOKEN_SECRET (FilesFromEnv);
+	// its Dir is filled from Dir by FilesConfig.
+	Files Files
 
 	// Scheduler is who may run jobs over HTTP besides platform
 	// superusers (BASE_SCHEDULER_*).
@@ -52,11 +50,9 @@ type Config struct {
 
 // FilesConfig returns the file storage part of cfg.
 func (cfg Config) FilesConfig() Files {
-	return Files{
-		Kind: cfg.Files, Dir: cfg.Dir, S3Endpoint: cfg.S3Endpoint, S3Bucket: cfg.S3Bucket,
-		S3Region: cfg.S3Region, S3AccessKey: cfg.S3AccessKey, S3SecretKey: cfg.S3SecretKey,
-		S3ForcePathStyle: cfg.S3ForcePathStyle, TokenSecret: cfg.FileTokenSecret,
-	}
+	fc := cfg.Files
+	fc.Dir = cfg.Dir
+	return fc
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in mains, a
@@ -82,24 +78,18 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Prefix:      get("BASE_API_PREFIX", "/v1"),
 		DefaultOrg:  get("BASE_DEFAULT_ORG", "default"),
 		OrgDomains:  map[string]string{},
-		Files:       get("BASE_FILES", "local"),
-		S3Endpoint:  get("S3_ENDPOINT", ""), S3Bucket: get("S3_BUCKET", ""), S3Region: get("S3_REGION", ""),
-		S3AccessKey: get("S3_ACCESS_KEY", ""), S3SecretKey: get("S3_SECRET_KEY", ""),
-		FileTokenSecret: get("BASE_FILE_TOKEN_SECRET", ""),
 	}
 	var errs []error
+	fc, err := FilesFromEnv(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Files = fc
 	sc, err := SchedulerFromEnv(getenv)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	cfg.Scheduler = sc
-	if v := get("S3_FORCE_PATH_STYLE", ""); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("S3_FORCE_PATH_STYLE=%q: not a boolean", v))
-		}
-		cfg.S3ForcePathStyle = b
-	}
 	if v := get("BASE_BATCH_MAX", ""); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -134,10 +124,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("BASE_STORE=%q: want sqlite, postgres or libsql", cfg.Store))
 	}
-	switch cfg.Files {
+	switch cfg.Files.Kind {
 	case "local", "s3":
 	default:
-		errs = append(errs, fmt.Errorf("BASE_FILES=%q: want local or s3", cfg.Files))
+		errs = append(errs, fmt.Errorf("BASE_FILES=%q: want local or s3", cfg.Files.Kind))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, fmt.Errorf("config: %w", err)

@@ -18,7 +18,7 @@ func TestFromEnvDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.HTTP != "127.0.0.1:8090" || cfg.Dir != "./base_data" || cfg.Store != "sqlite" || cfg.Prefix != "/v1" ||
-		cfg.DefaultOrg != "default" || cfg.IAMClientID != "base" || cfg.Files != "local" {
+		cfg.DefaultOrg != "default" || cfg.IAMClientID != "base" || cfg.Files.Kind != "local" {
 		t.Errorf("defaults: %+v", cfg)
 	}
 }
@@ -66,5 +66,44 @@ func TestOpen(t *testing.T) {
 		if _, _, err := config.Open(context.Background(), cfg, nil); err == nil {
 			t.Errorf("Open(%v) must fail", bad)
 		}
+	}
+}
+
+// TestFilesFromEnvRoleCredentials: on Lambda the function's role
+// credentials arrive as AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
+// AWS_SESSION_TOKEN; with no S3_ACCESS_KEY and no S3_ENDPOINT (AWS S3
+// itself) they sign file storage requests — unsigned requests are refused
+// by a private bucket. Explicit keys, or another S3-compatible endpoint,
+// keep their own credentials.
+func TestFilesFromEnvRoleCredentials(t *testing.T) {
+	role := map[string]string{
+		"BASE_FILES": "s3", "S3_BUCKET": "b", "AWS_REGION": "eu-west-1",
+		"AWS_ACCESS_KEY_ID": "ASIAROLE", "AWS_SECRET_ACCESS_KEY": "rolesecret", "AWS_SESSION_TOKEN": "tok",
+	}
+	with := func(extra map[string]string) config.Files {
+		env := map[string]string{}
+		for k, v := range role {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		fc, err := config.FilesFromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fc
+	}
+	if fc := with(nil); fc.S3AccessKey != "ASIAROLE" || fc.S3SecretKey != "rolesecret" || fc.S3SessionToken != "tok" || fc.S3Region != "eu-west-1" {
+		t.Errorf("role credentials not used: %+v", fc)
+	}
+	if fc := with(map[string]string{"S3_ACCESS_KEY": "AKIA", "S3_SECRET_KEY": "s"}); fc.S3AccessKey != "AKIA" || fc.S3SessionToken != "" {
+		t.Errorf("explicit keys overridden: %+v", fc)
+	}
+	if fc := with(map[string]string{"S3_ENDPOINT": "https://storage.googleapis.com"}); fc.S3AccessKey != "" || fc.S3SessionToken != "" {
+		t.Errorf("AWS role credentials sent to another endpoint: %+v", fc)
+	}
+	if _, err := config.FilesFromEnv(func(k string) string { return map[string]string{"S3_FORCE_PATH_STYLE": "maybe"}[k] }); err == nil {
+		t.Error("S3_FORCE_PATH_STYLE=maybe accepted")
 	}
 }

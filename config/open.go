@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hanzoai/base/files"
@@ -70,8 +72,44 @@ type Files struct {
 	S3Region         string
 	S3AccessKey      string
 	S3SecretKey      string
+	S3SessionToken   string // with temporary credentials (a Lambda role's)
 	S3ForcePathStyle bool
 	TokenSecret      string // signs protected-file tokens; "" = a key in Dir
+}
+
+// FilesFromEnv reads BASE_FILES (default local), S3_* and
+// BASE_FILE_TOKEN_SECRET; Dir is left to the caller. With no S3_ACCESS_KEY
+// and S3_SECRET_KEY and no S3_ENDPOINT (AWS S3 itself), it takes the
+// credentials the platform puts in the environment — AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, which is how a Lambda
+// function receives its execution role's temporary credentials — so the
+// role's S3 policy is what authorizes file storage; without them requests
+// go unsigned (a public bucket).
+func FilesFromEnv(getenv func(string) string) (Files, error) {
+	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	fc := Files{
+		Kind: get("BASE_FILES"), S3Endpoint: get("S3_ENDPOINT"), S3Bucket: get("S3_BUCKET"),
+		S3Region: get("S3_REGION"), S3AccessKey: get("S3_ACCESS_KEY"), S3SecretKey: get("S3_SECRET_KEY"),
+		TokenSecret: get("BASE_FILE_TOKEN_SECRET"),
+	}
+	if fc.Kind == "" {
+		fc.Kind = "local"
+	}
+	if fc.S3AccessKey == "" && fc.S3SecretKey == "" && fc.S3Endpoint == "" {
+		fc.S3AccessKey, fc.S3SecretKey = get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")
+		fc.S3SessionToken = get("AWS_SESSION_TOKEN")
+		if fc.S3Region == "" {
+			fc.S3Region = get("AWS_REGION")
+		}
+	}
+	if v := get("S3_FORCE_PATH_STYLE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fc, fmt.Errorf("S3_FORCE_PATH_STYLE=%q: not a boolean", v)
+		}
+		fc.S3ForcePathStyle = b
+	}
+	return fc, nil
 }
 
 // OpenFiles opens the file storage fc.Kind names: "local" keeps files under
@@ -90,7 +128,8 @@ func OpenFiles(fc Files) (files.Storage, error) {
 		}
 		st, err := s3.New(s3.Config{
 			Endpoint: fc.S3Endpoint, Bucket: fc.S3Bucket, Region: fc.S3Region,
-			AccessKey: fc.S3AccessKey, SecretKey: fc.S3SecretKey, ForcePathStyle: fc.S3ForcePathStyle,
+			AccessKey: fc.S3AccessKey, SecretKey: fc.S3SecretKey, SessionToken: fc.S3SessionToken,
+			ForcePathStyle: fc.S3ForcePathStyle,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open s3 file storage: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/hanzoai/base/config"
 	"github.com/hanzoai/base/files/local"
 	"github.com/hanzoai/base/files/s3"
 )
@@ -11,7 +12,7 @@ import (
 func TestFilesConfig(t *testing.T) {
 	env := map[string]string{"BASE_FILES": "s3", "S3_BUCKET": "b", "S3_ENDPOINT": "http://127.0.0.1:1", "S3_FORCE_PATH_STYLE": "true", "S3_REGION": "eu-west-1"}
 	cfg := ConfigFromEnv(func(k string) string { return env[k] })
-	if cfg.Files != "s3" || cfg.S3Bucket != "b" || !cfg.S3ForcePathStyle || cfg.S3Region != "eu-west-1" {
+	if fc := cfg.Files; fc.Kind != "s3" || fc.S3Bucket != "b" || !fc.S3ForcePathStyle || fc.S3Region != "eu-west-1" {
 		t.Fatalf("config: %+v", cfg)
 	}
 	st, err := openFiles(cfg)
@@ -25,7 +26,7 @@ func TestFilesConfig(t *testing.T) {
 	} else if _, ok := st.(*local.Storage); !ok {
 		t.Fatalf("default storage %T", st)
 	}
-	for _, bad := range []Config{{Files: "s3"}, {Files: "ftp"}} {
+	for _, bad := range []Config{{Files: config.Files{Kind: "s3"}}, {Files: config.Files{Kind: "ftp"}}} {
 		if _, err := openFiles(bad); err == nil {
 			t.Errorf("openFiles(%+v) succeeded", bad)
 		}
@@ -42,7 +43,7 @@ func TestFileTokenSecretShared(t *testing.T) {
 	if err != nil || !bytes.Equal(a, b) {
 		t.Fatalf("a second process on the same dir got another key (%v)", err)
 	}
-	cfg.FileTokenSecret = "from-env"
+	cfg.Files.TokenSecret = "from-env"
 	if c, _ := fileTokenSecret(cfg); string(c) != "from-env" {
 		t.Errorf("BASE_FILE_TOKEN_SECRET ignored: %q", c)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,21 +53,14 @@ type Config struct {
 	LogFormat string
 	// File storage (BASE_FILES=local|s3, S3_*) and the file token key
 	// (BASE_FILE_TOKEN_SECRET; default: a key file in Dir).
-	Files            string
-	S3Endpoint       string
-	S3Bucket         string
-	S3Region         string
-	S3AccessKey      string
-	S3SecretKey      string
-	S3ForcePathStyle bool
-	FileTokenSecret  string
+	Files config.Files
 	// Scheduler may run jobs over HTTP besides platform superusers
 	// (BASE_SCHEDULER_*; both audience and email, or neither).
 	Scheduler config.Scheduler
-	// SchedulerErr is why BASE_SCHEDULER_* could not be used (set half);
-	// Run refuses to start with it rather than silently disabling the
-	// scheduler's access.
-	SchedulerErr error
+	// EnvErr holds the environment values that could not be used (e.g.
+	// BASE_SCHEDULER_* set half, S3_FORCE_PATH_STYLE not a boolean); Run
+	// refuses to start with them rather than silently ignoring them.
+	EnvErr error
 }
 
 // ConfigFromEnv reads the environment through getenv, with defaults.
@@ -108,8 +102,10 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		}
 	}
 	_ = cfg.LogLevel.UnmarshalText([]byte(get("BASE_LOG_LEVEL", "info")))
-	filesConfigFromEnv(&cfg, getenv)
-	cfg.Scheduler, cfg.SchedulerErr = config.SchedulerFromEnv(getenv)
+	var schedErr, filesErr error
+	cfg.Scheduler, schedErr = config.SchedulerFromEnv(getenv)
+	cfg.Files, filesErr = config.FilesFromEnv(getenv)
+	cfg.EnvErr = errors.Join(schedErr, filesErr)
 	return cfg
 }
 
@@ -143,8 +139,8 @@ func (m *Main) Run(ctx context.Context) error {
 		cancel(err)
 	}
 	cfg := m.Config
-	if cfg.SchedulerErr != nil {
-		return cfg.SchedulerErr
+	if cfg.EnvErr != nil {
+		return cfg.EnvErr
 	}
 	st, err := openStore(cfg, m.Logger)
 	if err != nil {

@@ -39,6 +39,9 @@ type Config struct {
 	// AccessKey and SecretKey sign requests; both empty means anonymous.
 	AccessKey string
 	SecretKey string
+	// SessionToken accompanies temporary credentials (an IAM role's, as
+	// Lambda passes them in AWS_SESSION_TOKEN); empty for long-lived keys.
+	SessionToken string
 	// ForcePathStyle addresses the bucket as <endpoint>/<bucket>/<key>
 	// instead of <bucket>.<endpoint>/<key> (virtual-hosted style).
 	ForcePathStyle bool
@@ -97,7 +100,7 @@ func New(cfg Config) (*Storage, error) {
 		opts.BaseEndpoint = aws.String(strings.TrimRight(cfg.Endpoint, "/"))
 	}
 	if cfg.AccessKey != "" || cfg.SecretKey != "" {
-		creds := aws.Credentials{AccessKeyID: cfg.AccessKey, SecretAccessKey: cfg.SecretKey, Source: "base config"}
+		creds := aws.Credentials{AccessKeyID: cfg.AccessKey, SecretAccessKey: cfg.SecretKey, SessionToken: cfg.SessionToken, Source: "base config"}
 		opts.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil })
 	} else {
 		opts.Credentials = aws.AnonymousCredentials{}

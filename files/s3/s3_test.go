@@ -2,9 +2,12 @@ package s3_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -95,5 +98,44 @@ func TestVirtualHostedStyle(t *testing.T) {
 	_ = st.Put(t.Context(), "o/c/r/f", strings.NewReader(""), 0, "")
 	if got := rt.first(); got != "vhost.s3.test.invalid" {
 		t.Errorf("virtual-hosted request went to host %q, want vhost.s3.test.invalid", got)
+	}
+}
+
+// TestSessionToken: temporary credentials (a Lambda role's, from
+// AWS_SESSION_TOKEN) only work when the token travels with every request
+// and is covered by the signature; AWS refuses the keys without it.
+func TestSessionToken(t *testing.T) {
+	srv := testsrv.VersityGW(t)
+	var mu sync.Mutex
+	var tokens, signed []string
+	u, _ := url.Parse(srv.Endpoint)
+	client := &http.Client{Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		tokens = append(tokens, r.Header.Get("X-Amz-Security-Token"))
+		signed = append(signed, r.Header.Get("Authorization"))
+		mu.Unlock()
+		r2 := r.Clone(r.Context())
+		r2.URL.Scheme, r2.URL.Host = u.Scheme, u.Host
+		return http.DefaultTransport.RoundTrip(r2)
+	})}
+	st, err := s3.New(s3.Config{
+		Endpoint: srv.Endpoint, Bucket: fmt.Sprintf("bucket-%d", bucketSeq.Add(1)), Region: srv.Region,
+		AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, SessionToken: "role-session-token",
+		ForcePathStyle: true, HTTPClient: client,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = st.CreateBucket(t.Context())
+	_ = st.Put(t.Context(), "o/c/r/f", strings.NewReader("x"), 1, "text/plain")
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tokens) == 0 {
+		t.Fatal("no request was made")
+	}
+	for i := range tokens {
+		if tokens[i] != "role-session-token" || !strings.Contains(signed[i], "x-amz-security-token") {
+			t.Fatalf("request %d: token %q, authorization %q", i, tokens[i], signed[i])
+		}
 	}
 }
