@@ -117,6 +117,23 @@ func summarize(evs []sseEvent) string {
 	return b.String()
 }
 
+// short lists canonical event documents, one per line, each as its action
+// and title followed by the whole document.
+func short(docs []string) string {
+	var b strings.Builder
+	for _, d := range docs {
+		var v struct {
+			Action string `json:"action"`
+			Record struct {
+				Title string `json:"title"`
+			} `json:"record"`
+		}
+		json.Unmarshal([]byte(d), &v)
+		fmt.Fprintf(&b, "\n      %s %q  %s", v.Action, v.Record.Title, d)
+	}
+	return b.String()
+}
+
 func titleOf(ev sseEvent) string {
 	var d struct {
 		Record struct {
@@ -136,9 +153,18 @@ func titleOf(ev sseEvent) string {
 // record topic) and expects exactly those records, byte for byte modulo
 // key order, in order, and nothing else: a rule change, a new grant in the
 // @collection the rule consults, hidden fields, deletes included.
-func TestRealtimeDeliveryMatchesGET(t *testing.T) {
+func TestRealtimeDeliveryMatchesGET(t *testing.T) { testDeliveryMatchesGET(t) }
+
+// TestRealtimeDeliveryMatchesGETPostgres is the same on PostgreSQL, where
+// the hub's store checks run other SQL.
+func TestRealtimeDeliveryMatchesGETPostgres(t *testing.T) {
+	pg := testsrv.Postgres(t)
+	testDeliveryMatchesGET(t, "BASE_STORE=postgres", "BASE_STORE_URL="+pg.URL)
+}
+
+func testDeliveryMatchesGET(t *testing.T, env ...string) {
 	bin := buildBase(t, t.TempDir())
-	srv := startBase(t, bin)
+	srv := startBase(t, bin, env...)
 	u := srv.URL
 	admin := srv.Token(t, "--sub", "acme/admin", "--org", "acme", "--admin")
 	alice := srv.Token(t, "--sub", "acme/alice", "--org", "acme", "--name", "Alice", "--email", "alice@acme.test")
@@ -252,10 +278,26 @@ func TestRealtimeDeliveryMatchesGET(t *testing.T) {
 			}
 		}
 	}
+	// settle waits until the superuser's `*` stream (which receives every
+	// event) has the events so far: the hub decides an event for every
+	// subscriber before the next, so the next write cannot overtake it.
+	// (Without this, a store-checked rule is decided against a later state
+	// of the row: see TestRealtimeBugStoreCheckReadsLiveRow.)
+	var all *subscriber
+	for _, s := range subs {
+		if s.name == "superuser *" {
+			all = s
+		}
+	}
+	settle := func() {
+		t.Helper()
+		all.c.waitFor(t, 10*time.Second, "the superuser's events", func(evs []sseEvent) bool { return len(evs) >= len(all.want) })
+	}
 	patch := func(tok, id string, body map[string]any) {
 		t.Helper()
 		call(t, 200, u, "PATCH", "/v1/collections/items/records/"+id, tok, body)
 		expect(id, "update")
+		settle()
 	}
 
 	patch(alice, priv, map[string]any{"title": "private x"})
@@ -270,18 +312,24 @@ func TestRealtimeDeliveryMatchesGET(t *testing.T) {
 	patch(alice, pub, map[string]any{"title": "public after rule change x"})
 	n := create(alice, map[string]any{"title": "new x", "public": true, "owner": bobID})
 	expect(n, "create")
+	settle()
 	// Deletes are gated before the deletion.
 	expect(priv, "delete")
 	call(t, 204, u, "DELETE", "/v1/collections/items/records/"+priv, alice, nil)
+	settle()
 	expect(n, "delete")
 	call(t, 204, u, "DELETE", "/v1/collections/items/records/"+n, admin, nil)
+	settle()
 	// Sentinel: a public record topic's last event, seen by everyone who
 	// may view it, arrives after every earlier event.
 	patch(admin, pub, map[string]any{"title": "sentinel", "public": true})
 	call(t, 200, u, "PATCH", "/v1/collections/items", admin, map[string]any{"listRule": ""})
 
+	deadline := time.Now().Add(10 * time.Second)
 	for _, s := range subs {
-		s.c.waitFor(t, 10*time.Second, s.name+" events", func(evs []sseEvent) bool { return len(evs) >= len(s.want) })
+		for len(s.c.events()) < len(s.want) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	time.Sleep(300 * time.Millisecond)
 	for _, s := range subs {
@@ -295,7 +343,7 @@ func TestRealtimeDeliveryMatchesGET(t *testing.T) {
 		t.Logf("%-28s %d events", s.name, len(got))
 		if !slices.Equal(got, s.want) {
 			t.Errorf("%s: got %d events, want %d (what a GET by the same identity returns)\n got: %s\nwant: %s",
-				s.name, len(got), len(s.want), strings.Join(got, "\n      "), strings.Join(s.want, "\n      "))
+				s.name, len(got), len(s.want), short(got), short(s.want))
 		}
 	}
 	// The test must have exercised both outcomes for most identities.
