@@ -18,8 +18,11 @@
 // is set_config plus the statement pipelined in one round trip and one
 // implicit transaction, a write transaction starts with SET LOCAL. No
 // session state outlives a transaction, which keeps the driver correct
-// behind PgBouncer or RDS Proxy in transaction mode. "?" placeholders are
-// rebound to $n.
+// behind PgBouncer or RDS Proxy in transaction mode. Reads of built-in
+// SQL name their tables with the schema instead (store.Qualifier: the
+// schema version every request reads, records by id) and need neither.
+// On direct connections (SearchPathSession) reads are prepared once per
+// connection and org (cache.go). "?" placeholders are rebound to $n.
 //
 // Writers to one org are serialized like SQLite's: an in-process semaphore
 // per org, then pg_advisory_xact_lock across processes, so
@@ -48,6 +51,11 @@ import (
 
 // Defaults of Config.
 const (
+	// DefaultMaxConns is small on purpose: every connection is a server
+	// process, instances multiply it, and a point read spends most of its
+	// time on CPU (PostgreSQL's and the loopback's), not waiting, so a few
+	// connections per server core keep PostgreSQL busy. See
+	// bench/results/postgres-* for the measurements behind 4.
 	DefaultMaxConns        = 4
 	DefaultMaxIdleConns    = 2
 	DefaultConnMaxIdleTime = 30 * time.Second
