@@ -314,7 +314,11 @@ func (h *Hub) allowed(ctx context.Context, env *deliveryEnv, pe *preparedEvent, 
 				return false
 			}
 			ok, err := h.check(ctx, env, pe, ident, s, expr, rules.Options{AllowHidden: true, Superuser: true}, *rule, true)
-			if err != nil || !ok {
+			if err != nil {
+				h.log.Warn("realtime: rule check failed; event not delivered", "collection", pe.coll.Name, "topic", s.topic, "err", err)
+				return false
+			}
+			if !ok {
 				return false
 			}
 		}
@@ -324,7 +328,13 @@ func (h *Hub) allowed(ctx context.Context, env *deliveryEnv, pe *preparedEvent, 
 			return false
 		}
 		ok, err := h.check(ctx, env, pe, ident, s, s.filter, rules.Options{AllowHidden: su, EnforceRelatedRules: !su, Superuser: su}, s.rawFilt, false)
-		if err != nil || !ok {
+		if err != nil {
+			// Also a filter a list GET by the subscriber would refuse
+			// (a hidden field, say): logged at debug, it is the client's.
+			h.log.Debug("realtime: subscription filter refused; event not delivered", "topic", s.topic, "err", err)
+			return false
+		}
+		if !ok {
 			return false
 		}
 	}
@@ -354,22 +364,12 @@ func (h *Hub) check(ctx context.Context, env *deliveryEnv, pe *preparedEvent, id
 		return ok, err
 	}
 	h.stats.StoreChecks.Add(1)
-	if pe.ev.Action != base.ActionDelete {
-		// The row exists: check it as a GET by the subscriber would.
-		req := request(ident, s)
-		if isRule {
-			return env.svc.Satisfies(ctx, env.db, pe.coll, pe.rec.ID(), text, req)
-		}
-		res, err := env.svc.List(ctx, env.db, pe.coll, records.ListParams{
-			Filter: "(" + text + ") && id = " + quote(pe.rec.ID()), PerPage: 1, SkipTotal: true,
-		}, &records.Request{Identity: &base.Identity{Org: ident.Org, Subject: ident.Subject, UserID: ident.UserID, Claims: ident.Claims, Superuser: true}, Method: "GET", Context: "realtime", Query: s.query, Headers: s.headers})
-		if err != nil {
-			return false, err
-		}
-		return len(res.Items) > 0, nil
-	}
-	// A deleted record: evaluate against the event's snapshot as a derived
-	// table under the collection's alias.
+	// Evaluate against the event's own version of the record — a derived
+	// table under the collection's alias — never the row as it is now: a
+	// later write may already have changed or deleted it, and the
+	// subscriber is sent the event's version. Relations and @collection
+	// still join the live tables. opt carries the subscriber's rights (a
+	// client filter is not run as a superuser).
 	where, args, err := env.svc.Compiler.Where(pe.coll, pe.coll.Name, expr, rr, opt)
 	if err != nil {
 		return false, err
@@ -378,7 +378,7 @@ func (h *Hub) check(ctx context.Context, env *deliveryEnv, pe *preparedEvent, id
 	cols := make([]string, len(pe.coll.Fields))
 	colArgs := make([]any, 0, len(pe.coll.Fields)+len(args))
 	for i, f := range pe.coll.Fields {
-		cols[i] = "? AS " + d.Quote(f.Name)
+		cols[i] = snapshotColumn(d.Name(), f) + " AS " + d.Quote(f.Name)
 		colArgs = append(colArgs, records.Encode(f, pe.rec.Data[f.Name]))
 	}
 	q := "SELECT 1 FROM (SELECT " + strings.Join(cols, ", ") + ") AS " + d.Quote(pe.coll.Name) + " WHERE " + where + " LIMIT 1"
@@ -388,6 +388,30 @@ func (h *Hub) check(ctx context.Context, env *deliveryEnv, pe *preparedEvent, id
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// snapshotColumn is the placeholder of one column of an event's derived
+// table. PostgreSQL types an untyped parameter in a select list as text, so
+// it is cast to the column's type there (numbers must compare as numbers,
+// lists as JSON); SQLite's values carry their own types, and a cast to JSON
+// would turn JSON text into a number.
+func snapshotColumn(dialect string, f *base.Field) string {
+	if dialect != "postgres" {
+		return "?"
+	}
+	st, err := store.FieldStorage(f)
+	if err != nil {
+		return "?"
+	}
+	switch st {
+	case store.StorageNumber:
+		return "CAST(? AS DOUBLE PRECISION)"
+	case store.StorageBool:
+		return "CAST(? AS BOOLEAN)"
+	case store.StorageList, store.StorageJSON, store.StorageGeoPoint:
+		return "CAST(? AS JSON)"
+	}
+	return "CAST(? AS TEXT)"
 }
 
 // quote renders s as a filter string literal.
