@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/internal/testsrv"
 )
 
 // TestRealtimeFilterThroughRelationIsTheSubscribers: a non-superuser's
@@ -149,5 +150,61 @@ func TestRealtimeStoreCheckUsesEventVersion(t *testing.T) {
 	}
 	if count["delete last update"] != 2 {
 		t.Errorf("alice got %d delete events, want 2 (one per topic)", count["delete last update"])
+	}
+}
+
+// TestRealtimeCascadeDeleteGate: PocketBase evaluates a delete event's
+// gate rule before the deletion, "so rules referencing the record still
+// work, including cascade-deleted children" (wire §7.3). A comment whose
+// list rule reaches into its post (post.public = true) is cascade-deleted
+// with the post: a guest who could list it must receive its delete event.
+func TestRealtimeCascadeDeleteGate(t *testing.T) { testCascadeDeleteGate(t) }
+
+// TestRealtimeCascadeDeleteGatePostgres: the same, where the restoring
+// transaction is PostgreSQL's.
+func TestRealtimeCascadeDeleteGatePostgres(t *testing.T) {
+	pg := testsrv.Postgres(t)
+	testCascadeDeleteGate(t, "BASE_STORE=postgres", "BASE_STORE_URL="+pg.URL)
+}
+
+func testCascadeDeleteGate(t *testing.T, env ...string) {
+	bin := buildBase(t, t.TempDir())
+	srv := startBase(t, bin, env...)
+	u := srv.URL
+	admin := srv.Token(t, "--sub", "acme/admin", "--org", "acme", "--admin")
+	call(t, 200, u, "POST", "/v1/collections", admin, map[string]any{
+		"name": "posts", "type": "base", "fields": []any{map[string]any{"name": "title", "type": "text"}, map[string]any{"name": "public", "type": "bool"}},
+		"listRule": "public = true", "viewRule": "public = true",
+	})
+	call(t, 200, u, "POST", "/v1/collections", admin, map[string]any{
+		"name": "comments", "type": "base", "fields": []any{
+			map[string]any{"name": "title", "type": "text"},
+			map[string]any{"name": "post", "type": "relation", "collectionId": "posts", "maxSelect": 1, "cascadeDelete": true},
+		},
+		"listRule": "post.public = true", "viewRule": "post.public = true",
+	})
+	var post, comment map[string]any
+	json.Unmarshal(call(t, 200, u, "POST", "/v1/collections/posts/records", admin, map[string]any{"title": "p", "public": true}), &post)
+	json.Unmarshal(call(t, 200, u, "POST", "/v1/collections/comments/records", admin, map[string]any{"title": "c", "post": post["id"]}), &comment)
+	// The guest may list the comment now.
+	if code, v := getJSON(t, u, "/v1/collections/comments/records", "", "acme"); code != 200 || len(v.(map[string]any)["items"].([]any)) != 1 {
+		t.Fatalf("guest list of comments: %d %v", code, v)
+	}
+	g := openStream(t, u, "")
+	g.subscribeGuest(t, u, "acme", 204, "comments/*", "comments/"+comment["id"].(string), "posts/*")
+	call(t, 204, u, "DELETE", "/v1/collections/posts/records/"+post["id"].(string), admin, nil)
+	got := map[string]bool{}
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case ev := <-g.events:
+			got[ev.name] = true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	for _, topic := range []string{"posts/*", "comments/*", "comments/" + comment["id"].(string)} {
+		if !got[topic] {
+			t.Errorf("no delete event on %s (got %v): the cascade-deleted comment's rule must see its post as before the delete", topic, got)
+		}
 	}
 }

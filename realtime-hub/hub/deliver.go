@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -112,11 +113,17 @@ func (h *Hub) work(st *orgState) {
 			h.log.Error("realtime: open org for delivery", "org", st.org, "err", err)
 			continue
 		}
+		pes := make([]*preparedEvent, 0, len(evs))
 		for _, ev := range evs {
-			pe := env.prepare(ev)
-			if pe == nil {
-				continue
+			if pe := env.prepare(ev); pe != nil {
+				pes = append(pes, pe)
+				if ev.Action == base.ActionDelete {
+					env.deleted = append(env.deleted, pe)
+				}
 			}
+		}
+		for _, pe := range pes {
+			ev := pe.ev
 			pid, perr := bus.ParseID(ev.ID)
 			// Decide and render once per class (identity × topic).
 			hits = hits[:0]
@@ -179,9 +186,76 @@ type deliveryEnv struct {
 	db   store.DB
 	svc  *records.Service
 	eval *rules.Evaluator
+
+	// deleted are the batch's delete events. When there are several (a
+	// cascade: a post and its comments), a delete's store check runs in
+	// restored: a transaction, always rolled back, in which the batch's
+	// deleted records exist again — PocketBase decides a delete event
+	// before the deletion, so a comment's rule "post.public = true" still
+	// sees its post.
+	deleted  []*preparedEvent
+	restored store.Tx
+	tried    bool
+	log      *slog.Logger
 }
 
-func (e *deliveryEnv) release() { e.db.Release() }
+func (e *deliveryEnv) release() {
+	if e.restored != nil {
+		_ = e.restored.Rollback()
+	}
+	e.db.Release()
+}
+
+// querier is where pe's store checks run: the restoring transaction for a
+// delete among several in the batch, else the database.
+func (e *deliveryEnv) querier(ctx context.Context, pe *preparedEvent) store.Querier {
+	if pe.ev.Action != base.ActionDelete || len(e.deleted) < 2 {
+		return e.db
+	}
+	if !e.tried {
+		e.tried = true
+		e.restored = e.restore(ctx)
+	}
+	if e.restored == nil {
+		return e.db
+	}
+	return e.restored
+}
+
+// restore begins the transaction of querier and re-inserts the batch's
+// deleted records into it; nil (checks fall back to the database as it
+// is) when that fails.
+func (e *deliveryEnv) restore(ctx context.Context) store.Tx {
+	tx, err := e.db.Begin(ctx)
+	if err != nil {
+		e.log.Warn("realtime: restore deleted records for delete checks", "err", err)
+		return nil
+	}
+	d := e.db.Dialect()
+	for _, pe := range e.deleted {
+		if pe.coll.IsView() {
+			continue
+		}
+		cols := make([]string, len(pe.coll.Fields))
+		marks := make([]string, len(pe.coll.Fields))
+		args := make([]any, len(pe.coll.Fields))
+		for i, f := range pe.coll.Fields {
+			cols[i], marks[i], args[i] = d.Quote(f.Name), "?", records.Encode(f, pe.rec.Data[f.Name])
+		}
+		ins := "INSERT INTO " + d.Quote(pe.coll.Name) + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")"
+		if d.Name() == "postgres" {
+			ins += " ON CONFLICT DO NOTHING"
+		} else {
+			ins = "INSERT OR IGNORE" + strings.TrimPrefix(ins, "INSERT")
+		}
+		if _, err := tx.ExecContext(ctx, ins, args...); err != nil {
+			e.log.Warn("realtime: restore deleted records for delete checks", "collection", pe.coll.Name, "err", err)
+			_ = tx.Rollback()
+			return nil
+		}
+	}
+	return tx
+}
 
 // env acquires the org's database and its current schema (cached per
 // schema version, so a rule change is honoured by the next event).
@@ -220,7 +294,7 @@ func (h *Hub) env(ctx context.Context, st *orgState) (*deliveryEnv, error) {
 		return nil, fmt.Errorf("no rules dialect for store dialect %q", db.Dialect().Name())
 	}
 	svc := records.NewService(schema, db.Dialect(), rd, h.cfg.Now)
-	return &deliveryEnv{db: db, svc: svc, eval: &rules.Evaluator{Schema: schema, Now: h.cfg.Now}}, nil
+	return &deliveryEnv{db: db, svc: svc, eval: &rules.Evaluator{Schema: schema, Now: h.cfg.Now}, log: h.log}, nil
 }
 
 // preparedEvent is an event resolved against the schema, with a cache of
@@ -383,7 +457,7 @@ func (h *Hub) check(ctx context.Context, env *deliveryEnv, pe *preparedEvent, id
 	}
 	q := "SELECT 1 FROM (SELECT " + strings.Join(cols, ", ") + ") AS " + d.Quote(pe.coll.Name) + " WHERE " + where + " LIMIT 1"
 	var one int
-	err = env.db.QueryRowContext(ctx, q, append(colArgs, args...)...).Scan(&one)
+	err = env.querier(ctx, pe).QueryRowContext(ctx, q, append(colArgs, args...)...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
