@@ -21,10 +21,15 @@ type Memory struct {
 	logs   map[string]*memLog
 	nodes  map[string]func(context.Context, []byte) []byte
 	lastID ID
-	queue  []memBatch
-	wake   chan struct{}
-	closed bool
-	done   chan struct{}
+	// swept is the newest event ID dropped with a whole org log by sweep
+	// (zero when none): a replay from before it, for an org that has no
+	// log now, cannot be known complete.
+	swept     ID
+	lastSweep time.Time
+	queue     []memBatch
+	wake      chan struct{}
+	closed    bool
+	done      chan struct{}
 }
 
 type memSub struct{ fn func([]base.Event) }
@@ -114,6 +119,9 @@ func (m *Memory) Publish(ctx context.Context, events []base.Event) {
 	for _, org := range order {
 		m.queue = append(m.queue, memBatch{org: org, events: byOrg[org]})
 	}
+	if now.Sub(m.lastSweep) >= m.window {
+		m.sweep(now)
+	}
 	select {
 	case m.wake <- struct{}{}:
 	default:
@@ -134,6 +142,28 @@ func (m *Memory) trim(lg *memLog, now time.Time) {
 		clear(lg.events[:cut])
 		lg.events = lg.events[cut:]
 		lg.times = lg.times[cut:]
+	}
+}
+
+// sweep trims every org's log and forgets the emptied ones. Logs are
+// otherwise trimmed only when their org publishes or replays, so an org
+// that wrote once and went quiet would keep its events and its map entry
+// for the life of the process: memory growing with every org ever seen.
+// Orgs this process has subscribers for are kept. Called with m.mu held,
+// at most once per window.
+func (m *Memory) sweep(now time.Time) {
+	m.lastSweep = now
+	for org, lg := range m.logs {
+		m.trim(lg, now)
+		if len(lg.events) > 0 || len(m.subs[org]) > 0 {
+			// An org with subscribers keeps even an empty log: its
+			// trimmed marker lets an idle client's resume be exact.
+			continue
+		}
+		if t, err := ParseID(lg.trimmed); err == nil && m.swept.Less(t) {
+			m.swept = t
+		}
+		delete(m.logs, org)
 	}
 }
 
@@ -196,7 +226,7 @@ func (m *Memory) Replay(ctx context.Context, org, after string) ([]base.Event, b
 	defer m.mu.Unlock()
 	lg := m.logs[org]
 	if lg == nil {
-		return nil, true, nil
+		return nil, !aid.Less(m.swept), nil
 	}
 	m.trim(lg, m.now())
 	complete := true

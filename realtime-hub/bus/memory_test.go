@@ -3,6 +3,7 @@ package bus_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hanzoai/base"
 	"github.com/hanzoai/base/realtime-hub/bus"
@@ -60,5 +61,38 @@ func BenchmarkMemoryPublishFullLog(b *testing.B) {
 				m.Publish(b.Context(), []base.Event{event("acme", i)})
 			}
 		})
+	}
+}
+
+// TestMemorySweepsQuietOrgs: an org that published once and went quiet
+// must not keep its replay log for the life of the process (memory
+// growing with every org ever seen), unless this process has subscribers
+// for it: their resume must stay exact. Once a log is gone, a replay from
+// before the dropped events must not claim to be complete.
+func TestMemorySweepsQuietOrgs(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	m := bus.NewMemory(bus.MemoryConfig{Window: time.Minute, Now: func() time.Time { return now }})
+	defer m.Close()
+	cancel := m.Subscribe("watched", func([]base.Event) {})
+	defer cancel()
+	for i := range 1000 {
+		m.Publish(t.Context(), []base.Event{event(fmt.Sprintf("org%d", i), i)})
+	}
+	m.Publish(t.Context(), []base.Event{event("watched", 0)})
+	evs, _, err := m.Replay(t.Context(), "watched", "0-0")
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("replay within the window: %v %v", evs, err)
+	}
+	last := evs[0].ID
+	now = now.Add(2 * time.Minute)
+	m.Publish(t.Context(), []base.Event{event("busy", 0)})
+	if n := bus.LogCount(m); n != 2 {
+		t.Fatalf("%d org logs kept after the window, want the busy and the watched org's", n)
+	}
+	if _, complete, _ := m.Replay(t.Context(), "org7", "0-0"); complete {
+		t.Error("replay from before a swept log reported complete")
+	}
+	if evs, complete, _ := m.Replay(t.Context(), "watched", last); !complete || len(evs) != 0 {
+		t.Errorf("idle subscriber's resume: %d events, complete %v; want none, complete", len(evs), complete)
 	}
 }
