@@ -102,6 +102,10 @@ func New(cfg Config) (*Bus, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	opt.MaxRetries = 1
+	// One dial per attempt: go-redis's default (5 dials 100 ms apart) held
+	// the first write after Redis went down for over a second; the outbox
+	// and the receive loop do the retrying here.
+	opt.DialerRetries = 1
 	opt.DialTimeout = 2 * time.Second
 	opt.ReadTimeout = 3 * time.Second
 	opt.WriteTimeout = 3 * time.Second
