@@ -52,10 +52,11 @@ import (
 // Defaults of Config.
 const (
 	// DefaultMaxConns is small on purpose: every connection is a server
-	// process, instances multiply it, and a point read spends most of its
-	// time on CPU (PostgreSQL's and the loopback's), not waiting, so a few
-	// connections per server core keep PostgreSQL busy. See
-	// bench/results/postgres-* for the measurements behind 4.
+	// process and instances multiply it (25 instances fill PostgreSQL's
+	// default max_connections of 100). One instance under 32 clients on 2
+	// shared cores served view by id 10% and 50% faster with 8 in two
+	// rounds (bench/results/postgres-*): deployments of a few long-lived
+	// instances may raise it with base_max_conns.
 	DefaultMaxConns        = 4
 	DefaultMaxIdleConns    = 2
 	DefaultConnMaxIdleTime = 30 * time.Second
