@@ -1,19 +1,13 @@
 package e2e
 
 import (
-	"bytes"
 	"database/sql"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,9 +88,9 @@ func TestPostgresIdleInstanceHoldsNoConnections(t *testing.T) {
 // 200 or a 503 in the PocketBase error envelope, Base recovers without a
 // restart, and every acknowledged create is there afterwards.
 func TestLibSQLRestartUnderLoad(t *testing.T) {
-	sq := startRestartableSqld(t)
-	_, port, _ := strings.Cut(sq.addr, ":")
-	u := "http://{org}.sqld.test:" + port + "?proxy=" + url.QueryEscape("http://"+sq.addr) + "&admin=" + url.QueryEscape("http://"+sq.admin)
+	sq := testsrv.SQLD(t, true)
+	_, port, _ := strings.Cut(sq.Addr, ":")
+	u := "http://{org}.sqld.test:" + port + "?proxy=" + url.QueryEscape("http://"+sq.Addr) + "&admin=" + url.QueryEscape(sq.AdminURL)
 	bin := buildBase(t, t.TempDir())
 	srv := startBase(t, bin, "BASE_STORE=libsql", "BASE_STORE_URL="+u)
 	admin := srv.Token(t, "--sub", "acme/admin", "--org", "acme", "--admin")
@@ -152,10 +146,12 @@ func TestLibSQLRestartUnderLoad(t *testing.T) {
 		}()
 	}
 	time.Sleep(time.Second)
-	sq.kill()
+	sq.Crash()
 	time.Sleep(time.Second)
 	failedWhileDown := failed.Load()
-	sq.start()
+	if err := sq.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	restarted.Store(true)
 	time.Sleep(2 * time.Second)
 	close(stop)
@@ -195,67 +191,4 @@ func TestLibSQLRestartUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d creates acknowledged (%d after the restart), %d answered 503 (%d while down), %d stored",
 		len(acked), after.Load(), failed.Load(), failedWhileDown, len(stored))
-}
-
-// restartableSqld is a namespaced sqld on fixed ports and data directory,
-// so it can be killed and started again where Base expects it.
-type restartableSqld struct {
-	t           *testing.T
-	bin, dir    string
-	addr, admin string
-	cmd         *exec.Cmd
-	done        chan struct{}
-	log         bytes.Buffer
-}
-
-func startRestartableSqld(t *testing.T) *restartableSqld {
-	t.Helper()
-	bin := testsrv.SqldPath()
-	if _, err := os.Stat(bin); err != nil {
-		testsrv.SQLD(t, true) // skips (or fails in CI) with the usual message
-	}
-	s := &restartableSqld{t: t, bin: bin, dir: t.TempDir(),
-		addr:  fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(t)),
-		admin: fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(t))}
-	s.start()
-	t.Cleanup(s.kill)
-	return s
-}
-
-func (s *restartableSqld) start() {
-	s.t.Helper()
-	s.cmd = exec.Command(s.bin, "--db-path", filepath.Join(s.dir, "data.sqld"),
-		"--http-listen-addr", s.addr, "--admin-listen-addr", s.admin, "--no-welcome",
-		"--enable-namespaces", "--disable-default-namespace", "--max-active-namespaces", "10000")
-	s.cmd.Dir = s.dir
-	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.done = make(chan struct{})
-	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(s.cmd, s.done)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
-		if resp, err := http.Get("http://" + s.admin + "/metrics"); err == nil {
-			resp.Body.Close()
-			if c, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
-				c.Close()
-				return
-			}
-		}
-		select {
-		case <-s.done:
-			s.t.Fatalf("sqld exited: %s", s.log.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	s.t.Fatalf("sqld not ready: %s", s.log.String())
-}
-
-func (s *restartableSqld) kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
-	s.cmd = nil
 }

@@ -222,6 +222,8 @@ type Sqld struct {
 	// AdminURL is the base URL of the admin API.
 	AdminURL string
 
+	bin  string
+	args []string
 	cmd  *exec.Cmd
 	dir  string
 	once sync.Once
@@ -253,7 +255,7 @@ func StartSqld(bin string, namespaces bool) (*Sqld, error) {
 	}
 	var last error
 	for attempt := 0; attempt < 3; attempt++ {
-		s := &Sqld{dir: dir, done: make(chan struct{}), log: new(bytes.Buffer)}
+		s := &Sqld{bin: bin, dir: dir, log: new(bytes.Buffer)}
 		hp, ap := freePort(), freePort()
 		s.Addr = fmt.Sprintf("127.0.0.1:%d", hp)
 		s.AdminURL = fmt.Sprintf("http://127.0.0.1:%d", ap)
@@ -263,14 +265,11 @@ func StartSqld(bin string, namespaces bool) (*Sqld, error) {
 		if namespaces {
 			args = append(args, "--enable-namespaces", "--disable-default-namespace", "--max-active-namespaces", "10000")
 		}
-		s.cmd = exec.Command(bin, args...)
-		s.cmd.Dir = dir
-		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-		if err := s.cmd.Start(); err != nil {
+		s.args = args
+		if err := s.run(); err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		go func() { s.cmd.Wait(); close(s.done) }()
 		if last = s.waitReady(15 * time.Second); last == nil {
 			return s, nil
 		}
@@ -304,9 +303,36 @@ func (s *Sqld) waitReady(limit time.Duration) error {
 	return errors.New("sqld did not become ready: " + s.log.String())
 }
 
+// run starts the sqld process of s.args.
+func (s *Sqld) run() error {
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Dir = s.dir
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	s.cmd, s.done = cmd, done
+	return nil
+}
+
 func (s *Sqld) kill() {
 	s.cmd.Process.Kill()
 	<-s.done
+}
+
+// Crash kills the server with SIGKILL, as a crash would, keeping its
+// data; Restart brings it back.
+func (s *Sqld) Crash() { s.kill() }
+
+// Restart starts a crashed server again on the same addresses and data,
+// and waits until it answers.
+func (s *Sqld) Restart() error {
+	if err := s.run(); err != nil {
+		return fmt.Errorf("restart sqld: %w", err)
+	}
+	return s.waitReady(20 * time.Second)
 }
 
 // Stop kills the server and removes its files.

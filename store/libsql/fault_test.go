@@ -1,18 +1,12 @@
 package libsql_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,82 +15,16 @@ import (
 	"github.com/hanzoai/base/store/libsql"
 )
 
-// restartableSqld is a namespaced sqld on fixed ports and a fixed data
-// directory, so it can be killed (SIGKILL, as a crash) and started again
-// where clients expect it. testsrv.Sqld has no restart.
-type restartableSqld struct {
-	tb         testing.TB
-	bin, dir   string
-	addr, admn string
-	cmd        *exec.Cmd
-	done       chan struct{}
-	log        bytes.Buffer
-}
-
-func startRestartableSqld(tb testing.TB) *restartableSqld {
-	tb.Helper()
-	bin := testsrv.SqldPath()
-	if _, err := os.Stat(bin); err != nil {
-		testsrv.SQLD(tb, true) // skips (or fails in CI) with the usual message
-	}
-	s := &restartableSqld{tb: tb, bin: bin, dir: tb.TempDir(),
-		addr: fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(tb)),
-		admn: fmt.Sprintf("127.0.0.1:%d", testsrv.FreePort(tb))}
-	s.start()
-	tb.Cleanup(s.kill)
-	return s
-}
-
-func (s *restartableSqld) start() {
-	s.tb.Helper()
-	s.cmd = exec.Command(s.bin, "--db-path", filepath.Join(s.dir, "data.sqld"),
-		"--http-listen-addr", s.addr, "--admin-listen-addr", s.admn, "--no-welcome",
-		"--enable-namespaces", "--disable-default-namespace", "--max-active-namespaces", "10000")
-	s.cmd.Dir = s.dir
-	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
-	if err := s.cmd.Start(); err != nil {
-		s.tb.Fatal(err)
-	}
-	s.done = make(chan struct{})
-	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(s.cmd, s.done)
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + s.admn + "/metrics")
-		if err == nil {
-			resp.Body.Close()
-			if c, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
-				c.Close()
-				return
-			}
-		}
-		select {
-		case <-s.done:
-			s.tb.Fatalf("sqld exited: %s", s.log.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	s.tb.Fatalf("sqld not ready: %s", s.log.String())
-}
-
-func (s *restartableSqld) kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.done
-	s.cmd = nil
-}
-
 // TestServerRestart kills sqld (SIGKILL) while writers and readers run,
 // starts it again on the same address, and checks that every failure in
 // between wraps store.ErrUnavailable, that the same Store recovers, and
 // that every acknowledged commit survived.
 func TestServerRestart(t *testing.T) {
-	srv := startRestartableSqld(t)
+	srv := testsrv.SQLD(t, true)
 	s, err := libsql.Open(libsql.Config{
-		URL:      fmt.Sprintf("http://{org}.sqld.test:%s", portOf(srv.addr)),
-		Proxy:    "http://" + srv.addr,
-		AdminURL: "http://" + srv.admn,
+		URL:      fmt.Sprintf("http://{org}.sqld.test:%s", portOf(srv.Addr)),
+		Proxy:    "http://" + srv.Addr,
+		AdminURL: srv.AdminURL,
 		// A short client timeout so requests to the dead server fail
 		// quickly rather than hanging the test.
 		HTTPClient: &http.Client{Timeout: 2 * time.Second},
@@ -194,10 +122,12 @@ func TestServerRestart(t *testing.T) {
 		}()
 	}
 	time.Sleep(700 * time.Millisecond)
-	srv.kill()
+	srv.Crash()
 	time.Sleep(700 * time.Millisecond)
 	failedWhileDown := failed.Load()
-	srv.start()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	restarted.Store(true)
 	time.Sleep(1500 * time.Millisecond)
 	close(stop)
@@ -257,11 +187,11 @@ func TestServerRestart(t *testing.T) {
 // transport one) and its Commit fail as store.ErrUnavailable, that the
 // uncommitted row is gone, and that the next transaction succeeds.
 func TestTxAcrossRestart(t *testing.T) {
-	srv := startRestartableSqld(t)
+	srv := testsrv.SQLD(t, true)
 	s, err := libsql.Open(libsql.Config{
-		URL:      fmt.Sprintf("http://{org}.sqld.test:%s", portOf(srv.addr)),
-		Proxy:    "http://" + srv.addr,
-		AdminURL: "http://" + srv.admn,
+		URL:      fmt.Sprintf("http://{org}.sqld.test:%s", portOf(srv.Addr)),
+		Proxy:    "http://" + srv.Addr,
+		AdminURL: srv.AdminURL,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -294,8 +224,10 @@ func TestTxAcrossRestart(t *testing.T) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO "items" ("id") VALUES ('before')`); err != nil {
 		t.Fatal(err)
 	}
-	srv.kill()
-	srv.start()
+	srv.Crash()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO "items" ("id") VALUES ('after')`)
 	if !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("statement on a stream the restarted server lost: %v, want store.ErrUnavailable", err)
