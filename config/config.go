@@ -39,6 +39,10 @@ type Config struct {
 	MaxBodySize int64             // BASE_MAX_BODY_SIZE in bytes (0: handler default)
 	LogLevel    slog.Level        // BASE_LOG_LEVEL (default info)
 
+	// TrustedProxyHops is BASE_TRUSTED_PROXY_HOPS: how many reverse
+	// proxies in front append to X-Forwarded-For (httpadapter.ClientIP).
+	TrustedProxyHops int
+
 	// Files is BASE_FILES, S3_* and BASE_FILE_TOKEN_SECRET (FilesFromEnv);
 	// its Dir is filled from Dir by FilesConfig.
 	Files Files
@@ -96,6 +100,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("BASE_BATCH_MAX=%q: not an integer", v))
 		}
 		cfg.BatchMax = n
+	}
+	if v := get("BASE_TRUSTED_PROXY_HOPS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Errorf("BASE_TRUSTED_PROXY_HOPS=%q: not a count", v))
+		}
+		cfg.TrustedProxyHops = n
 	}
 	if v := get("BASE_MAX_BODY_SIZE", ""); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

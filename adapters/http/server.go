@@ -26,6 +26,9 @@ type Config struct {
 	TLSKeyFile  string
 	// H2C enables cleartext HTTP/2 alongside HTTP/1.1.
 	H2C bool
+	// TrustedProxyHops is how many trusted reverse proxies stand in front
+	// (ClientIP): requests then see the client's address as RemoteAddr.
+	TrustedProxyHops int
 
 	// OnShutdown runs when graceful shutdown starts, before waiting for
 	// in-flight requests: long-lived streams (SSE, WebSocket) close there,
@@ -52,6 +55,7 @@ func Serve(ctx context.Context, cfg Config, ready func(net.Addr)) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Handler = ClientIP(cfg.TrustedProxyHops, cfg.Handler)
 	if cfg.ReadHeaderTimeout <= 0 {
 		cfg.ReadHeaderTimeout = 10 * time.Second
 	}

@@ -57,11 +57,15 @@ type Main struct {
 
 // NewMain reads the environment through getenv; it logs to logw.
 func NewMain(getenv func(string) string, logw io.Writer) (*Main, error) {
+	// Cloud Run's defaults: the only writable directory is /tmp, and
+	// Google's front end always stands in front, appending the client's
+	// address to X-Forwarded-For (one trusted hop).
+	defaults := map[string]string{"BASE_DIR": "/tmp/base_data", "BASE_TRUSTED_PROXY_HOPS": "1"}
 	env := func(k string) string {
-		if v := getenv(k); v != "" || k != "BASE_DIR" {
+		if v := getenv(k); v != "" {
 			return v
 		}
-		return "/tmp/base_data"
+		return defaults[k]
 	}
 	cfg, err := config.FromEnv(env)
 	if err != nil {
@@ -101,10 +105,11 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	defer closer.Close()
 	return httpadapter.Serve(ctx, httpadapter.Config{
-		Addr:            addr,
-		Handler:         cloudrun.Tracing(h),
-		Logger:          m.Logger,
-		ShutdownTimeout: m.ShutdownTimeout,
+		Addr:             addr,
+		Handler:          cloudrun.Tracing(h),
+		Logger:           m.Logger,
+		TrustedProxyHops: m.Config.TrustedProxyHops,
+		ShutdownTimeout:  m.ShutdownTimeout,
 		// Cloud Run's "HTTP/2 end-to-end" speaks h2c to the container
 		// (and lifts HTTP/1's 32 MiB request limit); HTTP/1.1 still works.
 		H2C: true,
@@ -120,7 +125,7 @@ func (m *Main) runFunction(ctx context.Context) error {
 	open := func(ctx context.Context) (http.Handler, error) {
 		h, c, err := config.Open(ctx, m.Config, m.Logger)
 		closer = c
-		return h, err
+		return httpadapter.ClientIP(m.Config.TrustedProxyHops, h), err
 	}
 	if err := funcframework.RegisterHTTPFunctionContext(ctx, "/", cloudrun.Function(open, m.Logger)); err != nil {
 		return fmt.Errorf("register function: %w", err)

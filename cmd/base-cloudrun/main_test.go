@@ -285,3 +285,30 @@ func TestFunctionMode(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestTrustedProxyHopsDefault: on Cloud Run Google's front end is always
+// in front, so one hop is trusted unless the environment says otherwise.
+func TestTrustedProxyHopsDefault(t *testing.T) {
+	for env, want := range map[string]int{"": 1, "0": 0, "2": 2} {
+		m, err := NewMain(func(k string) string {
+			if k == "BASE_TRUSTED_PROXY_HOPS" {
+				return env
+			}
+			return ""
+		}, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.TrustedProxyHops != want {
+			t.Errorf("BASE_TRUSTED_PROXY_HOPS=%q: %d, want %d", env, m.Config.TrustedProxyHops, want)
+		}
+	}
+	if _, err := NewMain(func(k string) string {
+		if k == "BASE_TRUSTED_PROXY_HOPS" {
+			return "-1"
+		}
+		return ""
+	}, io.Discard); err == nil {
+		t.Error("BASE_TRUSTED_PROXY_HOPS=-1 accepted")
+	}
+}

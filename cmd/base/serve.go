@@ -46,6 +46,9 @@ type Config struct {
 	DefaultOrg       string
 	OrgDomains       map[string]string
 	BatchMax         int
+	// TrustedProxyHops is BASE_TRUSTED_PROXY_HOPS: reverse proxies in
+	// front whose X-Forwarded-For entries name the client (default 0).
+	TrustedProxyHops int
 	// Replay is how long realtime events are kept for clients resuming
 	// with Last-Event-ID (BASE_REALTIME_REPLAY, default 60s).
 	Replay    time.Duration
@@ -102,10 +105,15 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		}
 	}
 	_ = cfg.LogLevel.UnmarshalText([]byte(get("BASE_LOG_LEVEL", "info")))
-	var schedErr, filesErr error
+	var schedErr, filesErr, hopsErr error
 	cfg.Scheduler, schedErr = config.SchedulerFromEnv(getenv)
 	cfg.Files, filesErr = config.FilesFromEnv(getenv)
-	cfg.EnvErr = errors.Join(schedErr, filesErr)
+	if v := getenv("BASE_TRUSTED_PROXY_HOPS"); v != "" {
+		if cfg.TrustedProxyHops, hopsErr = strconv.Atoi(v); hopsErr != nil || cfg.TrustedProxyHops < 0 {
+			hopsErr = fmt.Errorf("BASE_TRUSTED_PROXY_HOPS=%q: not a count", v)
+		}
+	}
+	cfg.EnvErr = errors.Join(schedErr, filesErr, hopsErr)
 	return cfg
 }
 
@@ -276,7 +284,7 @@ func (m *Main) Run(ctx context.Context) error {
 	mux.Handle("/", api)
 	root := http.Handler(mux)
 	err = httpadapter.Serve(ctx, httpadapter.Config{
-		Addr: cfg.HTTP, Handler: root, Logger: m.Logger,
+		Addr: cfg.HTTP, Handler: root, Logger: m.Logger, TrustedProxyHops: cfg.TrustedProxyHops,
 		OnShutdown: func() { rt.Close() },
 	}, func(a net.Addr) {
 		m.Logger.Info("base serving", "addr", a.String(), "dir", cfg.Dir, "store", cfg.Store)
