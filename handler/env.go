@@ -89,22 +89,11 @@ func (h *Handler) serveOrg(w http.ResponseWriter, r *http.Request, kind routeKin
 		return storeError(err)
 	}
 	defer db.Release()
-	schema, err := h.schema(ctx, db)
-	if err != nil {
-		return storeError(err)
-	}
-	rd, err := rulesDialect(db.Dialect())
+	svc, events, err := h.orgService(ctx, db, id)
 	if err != nil {
 		return err
 	}
-	svc := records.NewService(schema, db.Dialect(), rd, h.now)
-	if !id.Guest() {
-		events, err := svc.EnsureUser(ctx, db, id)
-		if err != nil {
-			return storeError(err)
-		}
-		h.publish(ctx, events)
-	}
+	h.publish(ctx, events)
 	e := &env{id: id, db: db, svc: svc, req: &records.Request{
 		Identity: id,
 		Method:   r.Method,
@@ -113,6 +102,47 @@ func (h *Handler) serveOrg(w http.ResponseWriter, r *http.Request, kind routeKin
 		Headers:  headerValues(r.Header),
 	}}
 	return fn(w, r, e)
+}
+
+// orgService returns the record service over db's current schema and,
+// for an authenticated caller, upserts its users mirror record, returning
+// the events to publish. With the org's schema cached, the schema version
+// and the mirror record are one statement (records.LoadMirror); a changed
+// version or a failed statement takes the general path: reload the
+// schema, then EnsureUser reads the mirror itself.
+func (h *Handler) orgService(ctx context.Context, db store.DB, id *base.Identity) (*records.Service, []base.Event, error) {
+	rd, err := rulesDialect(db.Dialect())
+	if err != nil {
+		return nil, nil, err
+	}
+	if cached, ok := h.schemas.Load(db.Org()); ok && !id.Guest() && cached.Collection(base.UsersCollection) != nil {
+		svc := records.NewService(cached, db.Dialect(), rd, h.now)
+		v, cur, err := svc.LoadMirror(ctx, db, id.UserID)
+		switch {
+		case err == nil && v == cached.Version:
+			events, err := svc.EnsureUserFrom(ctx, db, id, cur)
+			if err != nil {
+				return nil, nil, storeError(err)
+			}
+			return svc, events, nil
+		case err != nil && (isUnavailable(err) || errors.Is(err, context.Canceled)):
+			// The general path would fail alike.
+			return nil, nil, storeError(err)
+		}
+	}
+	schema, err := h.schema(ctx, db)
+	if err != nil {
+		return nil, nil, storeError(err)
+	}
+	svc := records.NewService(schema, db.Dialect(), rd, h.now)
+	if id.Guest() {
+		return svc, nil, nil
+	}
+	events, err := svc.EnsureUser(ctx, db, id)
+	if err != nil {
+		return nil, nil, storeError(err)
+	}
+	return svc, events, nil
 }
 
 // storeError turns store failures into 503s, keeping *base.Error as is.

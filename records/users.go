@@ -2,7 +2,10 @@ package records
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/hanzoai/base"
 	"github.com/hanzoai/base/store"
@@ -45,15 +48,105 @@ func (s *Service) EnsureUser(ctx context.Context, db store.DB, id *base.Identity
 	if id.Guest() {
 		return nil, nil
 	}
-	c := s.Schema.Collection(base.UsersCollection)
-	if c == nil {
-		return nil, fmt.Errorf("org %s has no users collection", id.Org)
+	c, err := s.usersCollection(id)
+	if err != nil {
+		return nil, err
 	}
-	want := mirrorValues(id.Claims)
 	cur, err := s.loadByID(ctx, db, c, id.UserID, "", nil)
 	if err != nil {
 		return nil, err
 	}
+	return s.ensureUser(ctx, db, id, c, cur)
+}
+
+// EnsureUserFrom is EnsureUser given the identity's mirror record as read
+// by LoadMirror under s.Schema (nil: none yet), so that an up to date
+// mirror costs no further statement. The caller must have checked that
+// the version LoadMirror returned is s.Schema.Version.
+func (s *Service) EnsureUserFrom(ctx context.Context, db store.DB, id *base.Identity, cur *Record) ([]base.Event, error) {
+	if id.Guest() {
+		return nil, nil
+	}
+	c, err := s.usersCollection(id)
+	if err != nil {
+		return nil, err
+	}
+	return s.ensureUser(ctx, db, id, c, cur)
+}
+
+// LoadMirror reads, in one statement, the org's schema version (0 when
+// none is recorded, as store.SchemaVersion) and the users mirror record
+// of userID laid out as s.Schema says (nil when there is none): the two
+// reads every authenticated request starts with, in one round trip. cur
+// is only meaningful when version equals s.Schema.Version; otherwise the
+// caller reloads the schema. After a schema change the statement may
+// fail (a users column gone): the caller then takes the general path too.
+func (s *Service) LoadMirror(ctx context.Context, q store.Querier, userID string) (version int64, cur *Record, err error) {
+	c := s.Schema.Collection(base.UsersCollection)
+	if c == nil {
+		return 0, nil, fmt.Errorf("load users mirror: no users collection")
+	}
+	d := s.Dialect
+	_, meta := store.PlainSource(d, q, store.MetaTable)
+	q, users := store.PlainSource(d, q, c.Name)
+	var b strings.Builder
+	b.WriteString(`SELECT (SELECT "value" FROM `)
+	b.WriteString(meta)
+	b.WriteString(` WHERE "key" = ?), `)
+	b.WriteString(selectList(d, c, c.Name))
+	b.WriteString(` FROM (SELECT 1) AS "one" LEFT JOIN `)
+	b.WriteString(users)
+	b.WriteString(" AS ")
+	b.WriteString(d.Quote(c.Name))
+	b.WriteString(" ON ")
+	b.WriteString(s.idColumn(c))
+	b.WriteString(" = ?")
+
+	fields := storedFields(c)
+	var v sql.NullString
+	dest := make([]any, len(fields))
+	ptrs := make([]any, 1+len(fields))
+	ptrs[0] = &v
+	for i := range dest {
+		ptrs[1+i] = &dest[i]
+	}
+	row := q.QueryRowContext(ctx, b.String(), store.SchemaVersionKey, userID)
+	if err := row.Scan(ptrs...); err != nil {
+		return 0, nil, classify(fmt.Errorf("load users mirror %s: %w", userID, err))
+	}
+	if v.Valid {
+		version, err = strconv.ParseInt(strings.TrimSpace(v.String), 10, 64)
+		if err != nil {
+			return 0, nil, fmt.Errorf("schema version %q: %w", v.String, err)
+		}
+	}
+	data := make(map[string]any, len(fields))
+	found := false
+	for i, f := range fields {
+		if f.Name == "id" {
+			found = dest[i] != nil
+		}
+		data[f.Name] = Decode(f, dest[i])
+	}
+	if !found {
+		return version, nil, nil
+	}
+	return version, &Record{Collection: c, Data: data}, nil
+}
+
+// usersCollection returns the users collection of s.Schema.
+func (s *Service) usersCollection(id *base.Identity) (*base.Collection, error) {
+	c := s.Schema.Collection(base.UsersCollection)
+	if c == nil {
+		return nil, fmt.Errorf("org %s has no users collection", id.Org)
+	}
+	return c, nil
+}
+
+// ensureUser upserts id's mirror record of c, cur being the record read
+// outside a transaction (nil: none).
+func (s *Service) ensureUser(ctx context.Context, db store.DB, id *base.Identity, c *base.Collection, cur *Record) ([]base.Event, error) {
+	want := mirrorValues(id.Claims)
 	if cur != nil && sameMirror(cur, want) {
 		return nil, nil
 	}
