@@ -1,0 +1,80 @@
+package records_test
+
+import (
+	"testing"
+
+	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/records"
+	"github.com/hanzoai/base/rules"
+	"github.com/hanzoai/base/store"
+	"github.com/hanzoai/base/store/sqlite"
+)
+
+// TestLoadMirror reads the schema version and the users mirror record in
+// one statement on SQLite and feeds the record to EnsureUserFrom: absent
+// before the first request, then the stored record, whose refresh is an
+// update event only when the claims changed.
+func TestLoadMirror(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(sqlite.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	db, err := st.Acquire(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Release()
+	version, err := store.SchemaVersion(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := store.LoadCollections(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := records.NewService(records.NewSchema(version, cols), db.Dialect(), rules.SQLite, nil)
+	id := &base.Identity{Org: "acme", Subject: "ann", UserID: base.UserRecordID("ann"), Claims: map[string]any{"sub": "ann", "name": "Ann", "email": "ann@acme.test"}}
+
+	tests := []struct {
+		name     string
+		claims   map[string]any
+		wantCur  string // name of the record read, "" for none
+		wantEv   base.Action
+		wantName string
+	}{
+		{"first request creates", map[string]any{"sub": "ann", "name": "Ann"}, "", base.ActionCreate, "Ann"},
+		{"unchanged claims write nothing", map[string]any{"sub": "ann", "name": "Ann"}, "Ann", "", "Ann"},
+		{"changed claims update", map[string]any{"sub": "ann", "name": "Ann B"}, "Ann", base.ActionUpdate, "Ann B"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, cur, err := svc.LoadMirror(ctx, db, id.UserID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v != version || v == 0 {
+				t.Errorf("version %d, want %d (non-zero)", v, version)
+			}
+			switch {
+			case tt.wantCur == "" && cur != nil:
+				t.Fatalf("record %v, want none", cur.Data)
+			case tt.wantCur != "" && (cur == nil || cur.Get("name") != tt.wantCur || cur.ID() != id.UserID):
+				t.Fatalf("record %+v, want %s's named %q", cur, id.UserID, tt.wantCur)
+			}
+			id.Claims = tt.claims
+			evs, err := svc.EnsureUserFrom(ctx, db, id, cur)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantEv == "" && len(evs) != 0 || tt.wantEv != "" && (len(evs) != 1 || evs[0].Action != tt.wantEv) {
+				t.Errorf("events %+v, want %q", evs, tt.wantEv)
+			}
+			_, cur, err = svc.LoadMirror(ctx, db, id.UserID)
+			if err != nil || cur == nil || cur.Get("name") != tt.wantName {
+				t.Errorf("after: %+v, %v; want named %q", cur, err, tt.wantName)
+			}
+		})
+	}
+}
