@@ -13,7 +13,8 @@ import (
 // db is one acquisition of an org handle.
 type db struct {
 	s        *Store
-	h        *handle
+	e        *store.Handle[*handle]
+	h        *handle // e.Value
 	released atomic.Bool
 }
 
@@ -75,20 +76,20 @@ func (d *db) Begin(ctx context.Context) (store.Tx, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("begin on %q: %w", d.h.org, ctx.Err())
 	}
-	d.s.retain(d.h)
+	d.s.pool.Retain(d.e)
 	tx, err := d.h.w.BeginTx(ctx, nil)
 	if err != nil {
 		<-d.h.wsem
-		d.s.release(d.h)
+		d.s.pool.Release(d.e)
 		return nil, fmt.Errorf("begin on %q: %w", d.h.org, mapErr(err))
 	}
-	return &txn{Tx: tx, s: d.s, h: d.h}, nil
+	return &txn{Tx: tx, s: d.s, e: d.e, h: d.h}, nil
 }
 
 // Release returns the handle; later calls are no-ops.
 func (d *db) Release() {
 	if d.released.CompareAndSwap(false, true) {
-		d.s.release(d.h)
+		d.s.pool.Release(d.e)
 	}
 }
 
@@ -96,6 +97,7 @@ func (d *db) Release() {
 type txn struct {
 	*sql.Tx
 	s    *Store
+	e    *store.Handle[*handle]
 	h    *handle
 	once sync.Once
 }
@@ -105,7 +107,7 @@ var _ store.Tx = (*txn)(nil)
 func (t *txn) finish() {
 	t.once.Do(func() {
 		<-t.h.wsem
-		t.s.release(t.h)
+		t.s.pool.Release(t.e)
 	})
 }
 

@@ -61,18 +61,18 @@ func (s *Store) orgFiles() ([]string, error) {
 
 // optimizeOrg runs the maintenance of one org with its writer held.
 func (s *Store) optimizeOrg(ctx context.Context, org string) error {
-	s.mu.Lock()
-	_, wasOpen := s.handles[org]
-	s.mu.Unlock()
+	wasOpen, _ := s.pool.Has(org)
 	d, err := s.Acquire(ctx, org)
 	if err != nil {
 		return fmt.Errorf("optimize %q: %w", org, err)
 	}
-	h := d.(*db).h
+	e, h := d.(*db).e, d.(*db).h
 	defer func() {
 		d.Release()
 		if !wasOpen {
-			s.closeIfIdle(h)
+			// The maintenance of an org nobody uses must not leave it
+			// open until the idle timeout.
+			s.pool.CloseIfIdle(e)
 		}
 	}()
 	select {
@@ -104,15 +104,3 @@ func (s *Store) optimizeOrg(ctx context.Context, org string) error {
 	return nil
 }
 
-// closeIfIdle closes h when nobody acquired it meanwhile: the maintenance
-// of an org nobody uses must not leave it open until the idle timeout.
-func (s *Store) closeIfIdle(h *handle) {
-	s.mu.Lock()
-	if h.refs != 0 || h.elem == nil || s.handles[h.org] != h {
-		s.mu.Unlock()
-		return
-	}
-	s.evictLocked(h.elem)
-	s.mu.Unlock()
-	s.closeAll([]*handle{h})
-}

@@ -12,7 +12,6 @@
 package sqlite
 
 import (
-	"container/list"
 	"context"
 	"database/sql"
 	"errors"
@@ -72,14 +71,11 @@ type Store struct {
 	log    *slog.Logger
 	params string // DSN query shared by writer and readers
 
-	mu      sync.Mutex
-	handles map[string]*handle
-	idle    *list.List // *handle with refs == 0; front is most recent
-	closed  bool
-
-	stop    chan struct{}
-	done    chan struct{}
+	pool    *store.Handles[*handle]
 	closing sync.WaitGroup // background closes of evicted handles
+
+	errMu    sync.Mutex
+	closeErr error // from closing handles, returned by Close
 }
 
 var _ store.Store = (*Store)(nil)
@@ -91,14 +87,6 @@ type handle struct {
 	// Prepared statements of the writer and the read pool.
 	wst, rst *stmtCache
 	wsem     chan struct{} // in-process writer lock
-
-	// Guarded by Store.mu.
-	refs     int
-	elem     *list.Element
-	lastUsed time.Time
-
-	ready chan struct{} // closed once opened (err set on failure)
-	err   error
 }
 
 // Open returns a Store rooted at cfg.Dir, creating Dir/orgs when missing.
@@ -145,17 +133,11 @@ func Open(cfg Config) (*Store, error) {
 	// on a 10,000-record collection. Address space only; pages are the
 	// kernel's page cache.
 	v.Add("_pragma", "mmap_size(268435456)")
-	s := &Store{
-		cfg:     cfg,
-		dir:     dir,
-		log:     log,
-		params:  v.Encode(),
-		handles: map[string]*handle{},
-		idle:    list.New(),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-	}
-	go s.janitor()
+	s := &Store{cfg: cfg, dir: dir, log: log, params: v.Encode()}
+	s.pool = store.NewHandles(store.HandlesConfig[*handle]{
+		MaxOpen: cfg.MaxOpen, IdleTimeout: cfg.IdleTimeout,
+		Open: s.openOrg, Close: s.closeLater,
+	})
 	return s, nil
 }
 
@@ -172,72 +154,35 @@ func (s *Store) Path(org string) (string, error) {
 }
 
 // OpenHandles reports how many org handles are open (acquired or idle).
-func (s *Store) OpenHandles() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.handles)
-}
+func (s *Store) OpenHandles() int { return s.pool.Len() }
 
 // Acquire returns org's database, creating and bootstrapping its file on
 // first use (system tables and the users collection). Concurrent Acquires
 // of a cold org share one open. Errors wrap store.ErrUnavailable when the
 // file cannot be opened and store.ErrClosed after Close.
 func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
-	path, err := s.Path(org)
-	if err != nil {
+	if _, err := s.Path(org); err != nil {
 		return nil, fmt.Errorf("acquire: %w", err)
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("acquire %q: %w", org, store.ErrClosed)
+	e, err := s.pool.Acquire(ctx, org)
+	if err != nil {
+		return nil, err
 	}
-	if h := s.handles[org]; h != nil {
-		h.refs++
-		if h.elem != nil {
-			s.idle.Remove(h.elem)
-			h.elem = nil
-		}
-		s.mu.Unlock()
-		select {
-		case <-h.ready:
-		case <-ctx.Done():
-			s.release(h)
-			return nil, fmt.Errorf("acquire %q: %w", org, ctx.Err())
-		}
-		if h.err != nil {
-			// The shared open failed: drop this waiter's reference like
-			// the cancelled one above does.
-			s.release(h)
-			return nil, h.err
-		}
-		return &db{s: s, h: h}, nil
-	}
-	h := &handle{org: org, refs: 1, ready: make(chan struct{}), wsem: make(chan struct{}, 1)}
-	s.handles[org] = h
-	s.mu.Unlock()
-
-	// The open is shared by every waiter, so one caller's cancellation
-	// must not fail it; the busy timeout bounds it instead.
-	if err := s.openRetrying(context.WithoutCancel(ctx), h, path); err != nil {
-		return nil, s.failOpen(h, err)
-	}
-	close(h.ready)
-	return &db{s: s, h: h}, nil
+	return &db{s: s, e: e, h: e.Value}, nil
 }
 
-// failOpen ends a failed shared open of h: it forgets h, drops the
-// opener's reference and wakes the waiters, who see err and drop theirs.
-func (s *Store) failOpen(h *handle, err error) error {
-	h.err = err
-	s.mu.Lock()
-	if s.handles[h.org] == h {
-		delete(s.handles, h.org)
+// openOrg opens org's file for the pool: its writer and read pool, the
+// file bootstrapped when new.
+func (s *Store) openOrg(ctx context.Context, org string) (*handle, error) {
+	path, err := s.Path(org)
+	if err != nil {
+		return nil, err
 	}
-	h.refs--
-	s.mu.Unlock()
-	close(h.ready)
-	return err
+	h := &handle{org: org, wsem: make(chan struct{}, 1)}
+	if err := s.openRetrying(ctx, h, path); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // Exists reports whether org's database file exists (or is open).
@@ -246,11 +191,9 @@ func (s *Store) Exists(ctx context.Context, org string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("exists: %w", err)
 	}
-	s.mu.Lock()
-	closed, open := s.closed, s.handles[org] != nil
-	s.mu.Unlock()
-	if closed {
-		return false, fmt.Errorf("exists %q: %w", org, store.ErrClosed)
+	open, err := s.pool.Has(org)
+	if err != nil {
+		return false, fmt.Errorf("exists: %w", err)
 	}
 	if open {
 		return true, nil
@@ -361,44 +304,7 @@ func (s *Store) bootstrap(ctx context.Context, h *handle) error {
 	return nil
 }
 
-// retain adds a reference to an acquired handle.
-func (s *Store) retain(h *handle) {
-	s.mu.Lock()
-	h.refs++
-	s.mu.Unlock()
-}
-
-// release drops a reference; the last one makes h idle and may evict the
-// least recently used idle handles beyond MaxOpen.
-func (s *Store) release(h *handle) {
-	s.mu.Lock()
-	h.refs--
-	if h.refs > 0 {
-		s.mu.Unlock()
-		return
-	}
-	var victims []*handle
-	if !s.closed && s.handles[h.org] == h {
-		h.lastUsed = time.Now()
-		h.elem = s.idle.PushFront(h)
-		for len(s.handles) > s.cfg.MaxOpen && s.idle.Len() > 0 {
-			victims = append(victims, s.evictLocked(s.idle.Back()))
-		}
-	}
-	s.mu.Unlock()
-	s.closeLater(victims)
-}
-
-// evictLocked removes the idle handle at e from the store; the caller
-// closes it after unlocking.
-func (s *Store) evictLocked(e *list.Element) *handle {
-	v := s.idle.Remove(e).(*handle)
-	v.elem = nil
-	delete(s.handles, v.org)
-	return v
-}
-
-// closeLater closes evicted handles off the caller's path: closing the
+// closeLater closes the pool's evicted handles off the caller's path: closing the
 // last connection checkpoints the WAL, which costs an fsync.
 func (s *Store) closeLater(hs []*handle) {
 	if len(hs) == 0 {
@@ -415,37 +321,11 @@ func (s *Store) closeAll(hs []*handle) {
 	for _, h := range hs {
 		if err := h.close(); err != nil {
 			s.log.Warn("sqlite: close org", "org", h.org, "err", err)
+			s.errMu.Lock()
+			s.closeErr = errors.Join(s.closeErr, err)
+			s.errMu.Unlock()
 		} else {
 			s.log.Debug("sqlite: org closed", "org", h.org)
-		}
-	}
-}
-
-// janitor closes handles idle for longer than IdleTimeout.
-func (s *Store) janitor() {
-	defer close(s.done)
-	if s.cfg.IdleTimeout < 0 {
-		<-s.stop
-		return
-	}
-	every := min(max(s.cfg.IdleTimeout/4, 10*time.Millisecond), time.Minute)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			var victims []*handle
-			s.mu.Lock()
-			for e := s.idle.Back(); e != nil; e = s.idle.Back() {
-				if now.Sub(e.Value.(*handle).lastUsed) < s.cfg.IdleTimeout {
-					break
-				}
-				victims = append(victims, s.evictLocked(e))
-			}
-			s.mu.Unlock()
-			s.closeLater(victims)
 		}
 	}
 }
@@ -453,32 +333,13 @@ func (s *Store) janitor() {
 // Close closes every handle, acquired or not; Acquire fails afterwards.
 // It is safe to call more than once.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	var hs []*handle
-	for _, h := range s.handles {
-		hs = append(hs, h)
-	}
-	s.handles = map[string]*handle{}
-	s.idle.Init()
-	s.mu.Unlock()
-	close(s.stop)
-	<-s.done
+	s.pool.Close()
 	s.closing.Wait()
-	var errs []error
-	for _, h := range hs {
-		<-h.ready
-		if h.err == nil {
-			if err := h.close(); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	err := s.closeErr
+	s.closeErr = nil
+	return err
 }
 
 func (h *handle) close() error {
