@@ -103,4 +103,3 @@ func (s *Store) optimizeOrg(ctx context.Context, org string) error {
 	}
 	return nil
 }
-
