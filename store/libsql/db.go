@@ -14,7 +14,8 @@ import (
 // db is one Acquire of an org.
 type db struct {
 	s    *Store
-	h    *handle
+	e    *store.Handle[*handle]
+	h    *handle // e.Value
 	once sync.Once
 }
 
@@ -51,7 +52,7 @@ func (d *db) Begin(ctx context.Context) (store.Tx, error) {
 	return tx, nil
 }
 
-func (d *db) Release() { d.once.Do(func() { d.s.release(d.h) }) }
+func (d *db) Release() { d.once.Do(func() { d.s.pool.Release(d.e) }) }
 
 // tx is a transaction on one pinned connection (one Hrana stream).
 type tx struct {

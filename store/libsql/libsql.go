@@ -44,7 +44,6 @@ package libsql
 
 import (
 	"bytes"
-	"container/list"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -55,7 +54,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hanzoai/base"
@@ -105,12 +103,7 @@ type Store struct {
 	cfg  Config
 	http *http.Client
 
-	mu      sync.Mutex
-	handles map[string]*handle
-	idle    *list.List // *handle with refs == 0; front is most recent
-	closed  bool
-	stop    chan struct{}
-	done    chan struct{}
+	pool *store.Handles[*handle]
 }
 
 var _ store.Store = (*Store)(nil)
@@ -119,13 +112,6 @@ type handle struct {
 	org  string
 	db   *sql.DB
 	wsem chan struct{}
-
-	refs     int // guarded by Store.mu
-	elem     *list.Element
-	lastUsed time.Time
-
-	ready chan struct{}
-	err   error
 }
 
 // Open returns a Store for cfg. It does not connect.
@@ -149,9 +135,11 @@ func Open(cfg Config) (*Store, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
-	s := &Store{cfg: cfg, http: hc, handles: map[string]*handle{}, idle: list.New(),
-		stop: make(chan struct{}), done: make(chan struct{})}
-	go s.janitor()
+	s := &Store{cfg: cfg, http: hc}
+	s.pool = store.NewHandles(store.HandlesConfig[*handle]{
+		MaxOpen: cfg.MaxOpen, IdleTimeout: cfg.IdleTimeout,
+		Open: s.openOrg, Close: closeAll,
+	})
 	return s, nil
 }
 
@@ -198,44 +186,20 @@ func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
 	if !base.ValidOrg(org) {
 		return nil, fmt.Errorf("acquire: invalid org %q", org)
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("acquire %q: %w", org, store.ErrClosed)
+	e, err := s.pool.Acquire(ctx, org)
+	if err != nil {
+		return nil, err
 	}
-	if h := s.handles[org]; h != nil {
-		h.refs++
-		if h.elem != nil {
-			s.idle.Remove(h.elem)
-			h.elem = nil
-		}
-		s.mu.Unlock()
-		select {
-		case <-h.ready:
-		case <-ctx.Done():
-			s.release(h)
-			return nil, fmt.Errorf("acquire %q: %w", org, ctx.Err())
-		}
-		if h.err != nil {
-			s.release(h)
-			return nil, h.err
-		}
-		return &db{s: s, h: h}, nil
+	return &db{s: s, e: e, h: e.Value}, nil
+}
+
+// openOrg opens org's handle for the pool.
+func (s *Store) openOrg(ctx context.Context, org string) (*handle, error) {
+	h := &handle{org: org, wsem: make(chan struct{}, 1)}
+	if err := s.open(ctx, h); err != nil {
+		return nil, err
 	}
-	h := &handle{org: org, refs: 1, ready: make(chan struct{}), wsem: make(chan struct{}, 1)}
-	s.handles[org] = h
-	s.mu.Unlock()
-	h.err = s.open(context.WithoutCancel(ctx), h)
-	close(h.ready)
-	if h.err != nil {
-		s.mu.Lock()
-		if s.handles[org] == h {
-			delete(s.handles, org)
-		}
-		s.mu.Unlock()
-		return nil, h.err
-	}
-	return &db{s: s, h: h}, nil
+	return h, nil
 }
 
 // open connects h to its database. The namespace is created (with
@@ -368,11 +332,9 @@ func (s *Store) Exists(ctx context.Context, org string) (bool, error) {
 	if !base.ValidOrg(org) {
 		return false, fmt.Errorf("exists: invalid org %q", org)
 	}
-	s.mu.Lock()
-	closed, open := s.closed, s.handles[org] != nil
-	s.mu.Unlock()
-	if closed {
-		return false, fmt.Errorf("exists %q: %w", org, store.ErrClosed)
+	open, err := s.pool.Has(org)
+	if err != nil {
+		return false, fmt.Errorf("exists: %w", err)
 	}
 	if open {
 		return true, nil
@@ -408,32 +370,7 @@ func (s *Store) Exists(ctx context.Context, org string) (bool, error) {
 	return v >= schemaMarker, nil
 }
 
-func (s *Store) release(h *handle) {
-	s.mu.Lock()
-	h.refs--
-	if h.refs > 0 {
-		s.mu.Unlock()
-		return
-	}
-	var victims []*handle
-	if !s.closed && s.handles[h.org] == h {
-		h.lastUsed = time.Now()
-		h.elem = s.idle.PushFront(h)
-		for len(s.handles) > s.cfg.MaxOpen && s.idle.Len() > 0 {
-			victims = append(victims, s.evictLocked(s.idle.Back()))
-		}
-	}
-	s.mu.Unlock()
-	closeAll(victims)
-}
-
-func (s *Store) evictLocked(e *list.Element) *handle {
-	v := s.idle.Remove(e).(*handle)
-	v.elem = nil
-	delete(s.handles, v.org)
-	return v
-}
-
+// closeAll closes the pool's evicted handles.
 func closeAll(hs []*handle) {
 	for _, h := range hs {
 		if h.db != nil {
@@ -442,60 +379,11 @@ func closeAll(hs []*handle) {
 	}
 }
 
-func (s *Store) janitor() {
-	defer close(s.done)
-	if s.cfg.IdleTimeout < 0 {
-		<-s.stop
-		return
-	}
-	t := time.NewTicker(min(max(s.cfg.IdleTimeout/4, 10*time.Millisecond), time.Minute))
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			var victims []*handle
-			s.mu.Lock()
-			for e := s.idle.Back(); e != nil; e = s.idle.Back() {
-				if now.Sub(e.Value.(*handle).lastUsed) < s.cfg.IdleTimeout {
-					break
-				}
-				victims = append(victims, s.evictLocked(e))
-			}
-			s.mu.Unlock()
-			closeAll(victims)
-		}
-	}
-}
-
 // OpenHandles reports how many org handles are open (acquired or idle).
-func (s *Store) OpenHandles() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.handles)
-}
+func (s *Store) OpenHandles() int { return s.pool.Len() }
 
 // Close closes every handle. Acquire fails afterwards.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	var all []*handle
-	for _, h := range s.handles {
-		all = append(all, h)
-	}
-	s.handles = map[string]*handle{}
-	s.idle.Init()
-	s.mu.Unlock()
-	close(s.stop)
-	<-s.done
-	for _, h := range all {
-		<-h.ready
-	}
-	closeAll(all)
+	s.pool.Close()
 	return nil
 }

@@ -13,7 +13,8 @@ import (
 // db is one Acquire of an org.
 type db struct {
 	s    *Store
-	h    *handle
+	e    *store.Handle[*handle]
+	h    *handle // e.Value
 	once sync.Once
 }
 
@@ -88,7 +89,7 @@ func (d *db) Begin(ctx context.Context) (store.Tx, error) {
 	return &sqlTx{tx: tx, release: func() { <-d.h.wsem }}, nil
 }
 
-func (d *db) Release() { d.once.Do(func() { d.s.release(d.h) }) }
+func (d *db) Release() { d.once.Do(func() { d.s.handles.Release(d.e) }) }
 
 func (s *Store) isClosed() bool {
 	s.mu.Lock()

@@ -91,10 +91,13 @@ type Store struct {
 	cfg Config
 	db  *sql.DB
 
-	mu      sync.Mutex
-	closed  bool
-	handles map[string]*handle // orgs with outstanding Acquires
-	known   map[string]bool    // orgs known to be bootstrapped
+	// handles are the orgs with outstanding Acquires (none kept idle: a
+	// handle holds no connection, and known remembers the bootstrap).
+	handles *store.Handles[*handle]
+
+	mu     sync.Mutex
+	closed bool
+	known  map[string]bool // orgs known to be bootstrapped
 
 	support   string     // schema of the shared helper functions
 	supportMu sync.Mutex // guards supportOK
@@ -110,10 +113,6 @@ type handle struct {
 	path        string // rendered search_path: the org schema, then the support schema
 	lockKey     int64
 	wsem        chan struct{}
-	refs        int // guarded by Store.mu
-
-	ready chan struct{}
-	err   error
 }
 
 // Open returns a Store on cfg.URL. It does not connect: the first Acquire
@@ -156,9 +155,13 @@ func Open(cfg Config) (*Store, error) {
 	db.SetMaxIdleConns(min(cfg.MaxIdleConns, cfg.MaxConns))
 	db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
 	db.SetConnMaxLifetime(30 * time.Minute)
-	return &Store{cfg: cfg, db: db, handles: map[string]*handle{}, known: map[string]bool{},
+	s := &Store{cfg: cfg, db: db, known: map[string]bool{},
 		// No org can own it: org names start with a letter or digit.
-		support: cfg.SchemaPrefix + "_base"}, nil
+		support: cfg.SchemaPrefix + "_base"}
+	s.handles = store.NewHandles(store.HandlesConfig[*handle]{
+		MaxOpen: 0, IdleTimeout: -1, Open: s.openOrg, Close: func([]*handle) {},
+	})
+	return s, nil
 }
 
 func validPrefix(p string) bool {
@@ -204,59 +207,33 @@ func advisoryKey(schema string) int64 {
 // on first use. Concurrent Acquires of a cold org in one process share one
 // bootstrap; other processes wait on the advisory lock.
 func (s *Store) Acquire(ctx context.Context, org string) (store.DB, error) {
-	schema, err := s.Schema(org)
-	if err != nil {
+	if _, err := s.Schema(org); err != nil {
 		return nil, fmt.Errorf("acquire: %w", err)
 	}
+	e, err := s.handles.Acquire(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	return &db{s: s, e: e, h: e.Value}, nil
+}
+
+// openOrg makes org's handle for the pool, bootstrapping the org's schema
+// unless this process knows it is done.
+func (s *Store) openOrg(ctx context.Context, org string) (*handle, error) {
+	schema, err := s.Schema(org)
+	if err != nil {
+		return nil, err
+	}
+	h := &handle{org: org, schema: schema, path: quoteIdent(schema) + ", " + quoteIdent(s.support), lockKey: advisoryKey(schema), wsem: make(chan struct{}, 1)}
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("acquire %q: %w", org, store.ErrClosed)
-	}
-	if h := s.handles[org]; h != nil {
-		h.refs++
-		s.mu.Unlock()
-		select {
-		case <-h.ready:
-		case <-ctx.Done():
-			s.release(h)
-			return nil, fmt.Errorf("acquire %q: %w", org, ctx.Err())
-		}
-		if h.err != nil {
-			s.release(h)
-			return nil, h.err
-		}
-		return &db{s: s, h: h}, nil
-	}
-	h := &handle{org: org, schema: schema, path: quoteIdent(schema) + ", " + quoteIdent(s.support), lockKey: advisoryKey(schema), wsem: make(chan struct{}, 1),
-		refs: 1, ready: make(chan struct{})}
-	s.handles[org] = h
 	known := s.known[org]
 	s.mu.Unlock()
 	if !known {
-		// The bootstrap is shared by every waiter, so one caller's
-		// cancellation must not fail it.
-		h.err = s.ensure(context.WithoutCancel(ctx), h)
-	}
-	close(h.ready)
-	if h.err != nil {
-		s.mu.Lock()
-		if s.handles[org] == h {
-			delete(s.handles, org)
+		if err := s.ensure(ctx, h); err != nil {
+			return nil, err
 		}
-		s.mu.Unlock()
-		return nil, h.err
 	}
-	return &db{s: s, h: h}, nil
-}
-
-func (s *Store) release(h *handle) {
-	s.mu.Lock()
-	h.refs--
-	if h.refs == 0 && s.handles[h.org] == h {
-		delete(s.handles, h.org)
-	}
-	s.mu.Unlock()
+	return h, nil
 }
 
 func (s *Store) markKnown(org string) {
@@ -428,5 +405,6 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	s.handles.Close()
 	return s.db.Close()
 }
