@@ -49,6 +49,9 @@ type Config struct {
 	// TrustedProxyHops is BASE_TRUSTED_PROXY_HOPS: reverse proxies in
 	// front whose X-Forwarded-For entries name the client (default 0).
 	TrustedProxyHops int
+	// RealtimeWriters is BASE_REALTIME_WRITERS: the hub's writer
+	// goroutines (0: its default, GOMAXPROCS-1).
+	RealtimeWriters int
 	// Replay is how long realtime events are kept for clients resuming
 	// with Last-Event-ID (BASE_REALTIME_REPLAY, default 60s).
 	Replay    time.Duration
@@ -113,7 +116,13 @@ func ConfigFromEnv(getenv func(string) string) Config {
 			hopsErr = fmt.Errorf("BASE_TRUSTED_PROXY_HOPS=%q: not a count", v)
 		}
 	}
-	cfg.EnvErr = errors.Join(schedErr, filesErr, hopsErr)
+	var writersErr error
+	if v := getenv("BASE_REALTIME_WRITERS"); v != "" {
+		if cfg.RealtimeWriters, writersErr = strconv.Atoi(v); writersErr != nil || cfg.RealtimeWriters < 1 {
+			writersErr = fmt.Errorf("BASE_REALTIME_WRITERS=%q: want a positive integer", v)
+		}
+	}
+	cfg.EnvErr = errors.Join(schedErr, filesErr, hopsErr, writersErr)
 	return cfg
 }
 
@@ -261,7 +270,7 @@ func (m *Main) Run(ctx context.Context) error {
 	rt, err := hub.New(hub.Config{
 		Store: m.store, Bus: evbus, Verifier: hcfg.Verifier, Logger: m.Logger,
 		Prefix: cfg.Prefix, DefaultOrg: cfg.DefaultOrg, OrgDomains: cfg.OrgDomains,
-		ResumeWindow: cfg.Replay,
+		ResumeWindow: cfg.Replay, Writers: cfg.RealtimeWriters,
 	})
 	if err != nil {
 		return fmt.Errorf("realtime hub: %w", err)
