@@ -7,12 +7,9 @@ package handler
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"os"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,14 +140,14 @@ var pgModes = []struct {
 // pgHarness is a harness with its handler over a PostgreSQL store reached through
 // a counting proxy, and a second instance (its own store on the same
 // schemas).
-func pgHarness(t *testing.T, mode postgres.SearchPathMode) (a, other *apiHarness, proxy *countingProxy) {
+func pgHarness(t *testing.T, mode postgres.SearchPathMode) (a, other *apiHarness, proxy *testsrv.CountingProxy) {
 	t.Helper()
 	u, err := url.Parse(pgTestURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy = startProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy = testsrv.StartCountingProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	prefix := fmt.Sprintf("h%d_%d_", os.Getpid(), pgPrefixes.Add(1))
 	open := func(h *apiHarness, conns int) {
 		st, err := postgres.Open(postgres.Config{URL: u.String(), SchemaPrefix: prefix, SearchPath: mode, MaxConns: conns})
@@ -197,77 +194,15 @@ func TestAuthenticatedViewRoundTripsPostgres(t *testing.T) {
 				a.must(t, 200, apiRequest{method: "GET", path: path, token: a.tok.alice})
 			}
 			const n = 20
-			before := proxy.writes.Load()
+			before := proxy.Writes()
 			for range n {
 				a.must(t, 200, apiRequest{method: "GET", path: path, token: a.tok.alice})
 			}
-			got := proxy.writes.Load() - before
+			got := proxy.Writes() - before
 			t.Logf("%d authenticated views: %d client writes", n, got)
 			if got > 2*n+1 {
 				t.Errorf("%d authenticated views took %d client writes, want 2 each", n, got)
 			}
 		})
-	}
-}
-
-// countingProxy forwards TCP connections to target and counts the reads
-// of client data it forwards: one per client write (flush) on loopback,
-// so a statement's round trips show up as its count. (A copy of
-// store/postgres's test helper.)
-type countingProxy struct {
-	ln     net.Listener
-	target string
-	writes atomic.Int64
-	wg     sync.WaitGroup
-}
-
-func startProxy(t *testing.T, target string) *countingProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &countingProxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
-	return p
-}
-
-func (p *countingProxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.wg.Add(2)
-		go func() {
-			defer p.wg.Done()
-			defer s.Close()
-			buf := make([]byte, 64<<10)
-			for {
-				n, err := c.Read(buf)
-				if n > 0 {
-					p.writes.Add(1)
-					if _, werr := s.Write(buf[:n]); werr != nil {
-						return
-					}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-		go func() {
-			defer p.wg.Done()
-			defer c.Close()
-			io.Copy(c, s)
-		}()
 	}
 }

@@ -4,88 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"reflect"
-	"sync"
-	"sync/atomic"
 	"testing"
 
+	"github.com/hanzoai/base/internal/testsrv"
 	"github.com/hanzoai/base/store"
 	"github.com/hanzoai/base/store/postgres"
 )
 
-// countingProxy forwards TCP connections to target and counts the reads
-// of client data it forwards: one per client write (flush) on loopback,
-// so a statement's round trips show up as its count.
-type countingProxy struct {
-	ln     net.Listener
-	target string
-	writes atomic.Int64
-	wg     sync.WaitGroup
-}
-
-func startProxy(t *testing.T, target string) *countingProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &countingProxy{ln: ln, target: target}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
-	return p
-}
-
-func (p *countingProxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.wg.Add(2)
-		go func() {
-			defer p.wg.Done()
-			defer s.Close()
-			buf := make([]byte, 64<<10)
-			for {
-				n, err := c.Read(buf)
-				if n > 0 {
-					p.writes.Add(1)
-					if _, werr := s.Write(buf[:n]); werr != nil {
-						return
-					}
-				}
-				if err != nil {
-					return
-				}
-			}
-		}()
-		go func() {
-			defer p.wg.Done()
-			defer c.Close()
-			io.Copy(c, s)
-		}()
-	}
-}
-
 // viaProxy returns rawURL with its host replaced by the proxy's.
-func viaProxy(t *testing.T, rawURL string) (string, *countingProxy) {
+func viaProxy(t *testing.T, rawURL string) (string, *testsrv.CountingProxy) {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, u.Host)
-	u.Host = p.ln.Addr().String()
+	p := testsrv.StartCountingProxy(t, u.Host)
+	u.Host = p.Addr()
 	return u.String(), p
 }
 
@@ -118,7 +54,7 @@ func TestPipelinedReadsOneRoundTrip(t *testing.T) {
 	}
 
 	const n = 20
-	before := proxy.writes.Load()
+	before := proxy.Writes()
 	for i := range n {
 		if _, err := db.ExecContext(ctx, `INSERT INTO "things" ("id", "n") VALUES (?, ?)`, fmt.Sprint("id", i), i); err != nil {
 			t.Fatal(err)
@@ -128,7 +64,7 @@ func TestPipelinedReadsOneRoundTrip(t *testing.T) {
 			t.Fatalf("read %d: %v, %v", i, v, err)
 		}
 	}
-	if got := proxy.writes.Load() - before; got > 2*n+2 {
+	if got := proxy.Writes() - before; got > 2*n+2 {
 		t.Errorf("%d statements took %d client writes, want one each", 2*n, got)
 	}
 
