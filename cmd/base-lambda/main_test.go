@@ -316,10 +316,13 @@ func BenchmarkColdStart(b *testing.B) {
 	var samples []time.Duration
 	for b.Loop() {
 		dir := b.TempDir()
+		rt.quiesce(b)
 		begin := time.Now()
 		ch := rt.invoke(event)
 		cmd := exec.Command(bin)
 		cmd.Env = []string{"AWS_LAMBDA_RUNTIME_API=" + rt.addr(), "BASE_DIR=" + dir, "BASE_LOG_LEVEL=error"}
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
@@ -327,7 +330,11 @@ func BenchmarkColdStart(b *testing.B) {
 		select {
 		case res = <-ch:
 		case <-time.After(10 * time.Second):
-			b.Fatal("no answer in 10s")
+			// Kill it first: its long poll would hold the Runtime API
+			// server's Close (and the benchmark) forever.
+			cmd.Process.Kill()
+			cmd.Wait()
+			b.Fatalf("no answer in 10s; the function printed: %s", out.String())
 		}
 		samples = append(samples, res.at.Sub(begin))
 		cmd.Process.Kill()

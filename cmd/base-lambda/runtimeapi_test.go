@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -22,6 +23,8 @@ type runtimeAPI struct {
 	mu      sync.Mutex
 	results map[string]chan result
 	seq     int
+	polling int // /next requests waiting
+	conns   int // open client connections
 }
 
 type invocation struct {
@@ -42,8 +45,23 @@ func newRuntimeAPI(tb testing.TB) *runtimeAPI {
 	rt := &runtimeAPI{events: make(chan invocation, 64), results: map[string]chan result{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		rt.mu.Lock()
+		rt.polling++
+		rt.mu.Unlock()
+		defer func() {
+			rt.mu.Lock()
+			rt.polling--
+			rt.mu.Unlock()
+		}()
 		select {
 		case inv := <-rt.events:
+			if r.Context().Err() != nil {
+				// The poller went away (a function process killed while it
+				// long-polled) as its event arrived: keep the event for the
+				// next one, as the Lambda service would, instead of losing it.
+				rt.events <- inv
+				return
+			}
 			h := w.Header()
 			h.Set("Lambda-Runtime-Aws-Request-Id", inv.id)
 			h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(30*time.Second).UnixMilli(), 10))
@@ -75,9 +93,39 @@ func newRuntimeAPI(tb testing.TB) *runtimeAPI {
 		tb.Errorf("function reported an init error: %s", b)
 		w.WriteHeader(http.StatusAccepted)
 	})
-	rt.srv = httptest.NewServer(mux)
+	rt.srv = httptest.NewUnstartedServer(mux)
+	rt.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		rt.mu.Lock()
+		switch st {
+		case http.StateNew:
+			rt.conns++
+		case http.StateClosed, http.StateHijacked:
+			rt.conns--
+		}
+		rt.mu.Unlock()
+	}
+	rt.srv.Start()
 	tb.Cleanup(rt.srv.Close)
 	return rt
+}
+
+// quiesce waits until no function process is connected: after killing
+// one, its connections must be gone before the next event is queued — a
+// /next request it sent just before dying can still be read from the
+// socket and handed the event, which then goes nowhere.
+func (rt *runtimeAPI) quiesce(tb testing.TB) {
+	tb.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		rt.mu.Lock()
+		n := rt.polling + rt.conns
+		rt.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d runtime API polls or connections still open", n)
+		}
+	}
 }
 
 // addr is the AWS_LAMBDA_RUNTIME_API value.
