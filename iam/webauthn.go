@@ -467,16 +467,25 @@ func (s *Server) serverError(w http.ResponseWriter, op string, err error) {
 	envelope(w, 500, false, "Something went wrong while processing your request.", nil)
 }
 
+// signedInWebAuthnUser checks a passkey API request (webauthnRequest) and
+// returns the user of its SSO session, answering 401 when there is none.
+func (s *Server) signedInWebAuthnUser(w http.ResponseWriter, r *http.Request) (*User, bool) {
+	if !s.webauthnRequest(w, r) {
+		return nil, false
+	}
+	sess, u := s.currentSession(r.Context(), r, "")
+	if sess == nil {
+		envelope(w, 401, false, "Sign in first.", nil)
+		return nil, false
+	}
+	return u, true
+}
+
 // handleRegisterBegin starts the registration of a passkey for the user of
 // the SSO session.
 func (s *Server) handleRegisterBegin(w http.ResponseWriter, r *http.Request) {
-	if !s.webauthnRequest(w, r) {
-		return
-	}
-	ctx := r.Context()
-	sess, u := s.currentSession(ctx, r, "")
-	if sess == nil {
-		envelope(w, 401, false, "Sign in first.", nil)
+	u, ok := s.signedInWebAuthnUser(w, r)
+	if !ok {
 		return
 	}
 	s.beginRegistration(w, r, u, "register", "")
@@ -520,15 +529,11 @@ func (s *Server) beginRegistration(w http.ResponseWriter, r *http.Request, u *Us
 
 // handleRegisterFinish verifies the attestation and stores the passkey.
 func (s *Server) handleRegisterFinish(w http.ResponseWriter, r *http.Request) {
-	if !s.webauthnRequest(w, r) {
+	u, ok := s.signedInWebAuthnUser(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	sess, u := s.currentSession(ctx, r, "")
-	if sess == nil {
-		envelope(w, 401, false, "Sign in first.", nil)
-		return
-	}
 	req, ok := readFinish(w, r)
 	if !ok {
 		return
@@ -798,15 +803,11 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, u *User, 
 
 // handleCredentials lists (GET) the passkeys of the SSO session's user.
 func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request) {
-	if !s.webauthnRequest(w, r) {
+	u, ok := s.signedInWebAuthnUser(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	sess, u := s.currentSession(ctx, r, "")
-	if sess == nil {
-		envelope(w, 401, false, "Sign in first.", nil)
-		return
-	}
 	list, err := s.Passkeys(ctx, u.Org, u.Username)
 	if err != nil {
 		s.serverError(w, "webauthn credentials", err)
@@ -818,15 +819,11 @@ func (s *Server) handleCredentials(w http.ResponseWriter, r *http.Request) {
 // handleCredentialDelete deletes one passkey of the SSO session's user.
 // Under a required MFA policy the last passkey cannot be deleted.
 func (s *Server) handleCredentialDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.webauthnRequest(w, r) {
+	u, ok := s.signedInWebAuthnUser(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	sess, u := s.currentSession(ctx, r, "")
-	if sess == nil {
-		envelope(w, 401, false, "Sign in first.", nil)
-		return
-	}
 	id := r.PathValue("id")
 	list, err := s.Passkeys(ctx, u.Org, u.Username)
 	if err != nil {
