@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -45,17 +44,7 @@ func TestInstancesOfOneDeployment(t *testing.T) {
 	if _, err := st.Client().CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: &bucket}); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := iam.OpenDevIssuer(t.TempDir(), "http://"+ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: issuer.Handler()}}
-	srv.Start()
-	defer srv.Close()
+	issuer := testsrv.DevIssuer(t)
 
 	deployment := map[string]string{
 		"BASE_STORE": "postgres", "BASE_STORE_URL": pg.URL, "BASE_REDIS_URL": rd.URL(),

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hanzoai/base/config"
-	"github.com/hanzoai/base/iam"
+	"github.com/hanzoai/base/internal/testsrv"
 	"github.com/hanzoai/base/jobs"
 )
 
@@ -42,14 +42,7 @@ func TestSchedulerFromEnv(t *testing.T) {
 // Google), OpenDeployment wires the built-in jobs and the crons routes,
 // and a POST with the scheduler's ID token runs the SQLite optimize job.
 func TestDeploymentCronsWithScheduler(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	iss, err := iam.OpenDevIssuer(t.TempDir(), "http://"+srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = iss.Handler()
-	srv.Start()
-	defer srv.Close()
+	iss := testsrv.DevIssuer(t)
 
 	dir := t.TempDir()
 	cfg, err := config.FromEnv(env(map[string]string{"BASE_DIR": dir, "BASE_SCHEDULER_ISSUER": iss.Issuer(),

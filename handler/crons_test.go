@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/hanzoai/base/auth"
 	"github.com/hanzoai/base/iam"
+	"github.com/hanzoai/base/internal/testsrv"
 	"github.com/hanzoai/base/jobs"
 )
 
@@ -22,21 +22,6 @@ const (
 	schedAudience = "https://base.example.run.app"
 	schedEmail    = "scheduler@proj.iam.gserviceaccount.com"
 )
-
-// schedulerIssuer is a local OIDC issuer standing in for Google: a dev
-// issuer's discovery document and JWKS served over HTTP.
-func schedulerIssuer(tb testing.TB) *iam.DevIssuer {
-	tb.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	iss, err := iam.OpenDevIssuer(tb.TempDir(), "http://"+srv.Listener.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv.Config.Handler = iss.Handler()
-	srv.Start()
-	tb.Cleanup(srv.Close)
-	return iss
-}
 
 // cronHarness is the API with a job registry and a scheduler verifier
 // built as config builds it for Cloud Run: discovery at the issuer, its
@@ -49,7 +34,7 @@ type cronHarness struct {
 
 func newCronAPI(tb testing.TB, mut ...func(*Jobs)) *cronHarness {
 	tb.Helper()
-	sched := schedulerIssuer(tb)
+	sched := testsrv.DevIssuer(tb)
 	var runs atomic.Int32
 	reg := jobs.NewRegistry(nil)
 	for _, j := range []jobs.Job{

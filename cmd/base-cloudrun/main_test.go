@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hanzoai/base/iam"
+	"github.com/hanzoai/base/internal/testsrv"
 )
 
 func build(tb testing.TB) string {
@@ -31,22 +31,6 @@ func build(tb testing.TB) string {
 		tb.Fatalf("go build: %v\n%s", err, b)
 	}
 	return out
-}
-
-func devIAM(tb testing.TB) *iam.DevIssuer {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	d, err := iam.OpenDevIssuer(tb.TempDir(), "http://"+ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: d.Handler()}}
-	srv.Start()
-	tb.Cleanup(srv.Close)
-	return d
 }
 
 // service is a running base-cloudrun process and its log lines.
@@ -141,7 +125,7 @@ func do(tb testing.TB, method, url, token string, body io.Reader, hdr map[string
 // be refused, and the process must exit 0 well within Cloud Run's 10 s.
 func TestSIGTERMDrainsInFlight(t *testing.T) {
 	bin := build(t)
-	d := devIAM(t)
+	d := testsrv.DevIssuer(t)
 	s := startService(t, bin, "PORT=0", "BASE_HTTP=127.0.0.1:0", "BASE_DIR="+t.TempDir(), "IAM_ENDPOINT="+d.Issuer(), "GOOGLE_CLOUD_PROJECT=test-project")
 	base := "http://" + s.addr
 	admin, err := d.Mint(iam.UserClaims{Subject: "default/root", Org: "default", Admin: true}.Map(), time.Hour)

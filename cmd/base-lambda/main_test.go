@@ -9,9 +9,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hanzoai/base/iam"
+	"github.com/hanzoai/base/internal/testsrv"
 )
 
 var (
@@ -57,23 +55,6 @@ func build(tb testing.TB, goarch string) string {
 		tb.Fatalf("go build: %v\n%s", err, b)
 	}
 	return out
-}
-
-// devIAM serves a development issuer over HTTP, as an external IAM would.
-func devIAM(tb testing.TB) *iam.DevIssuer {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	d, err := iam.OpenDevIssuer(tb.TempDir(), "http://"+ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: d.Handler()}}
-	srv.Start()
-	tb.Cleanup(srv.Close)
-	return d
 }
 
 // function is a running base-lambda process.
@@ -174,7 +155,7 @@ func (rt *runtimeAPI) http(tb testing.TB, payload []byte, want int) map[string]a
 // real aws-lambda-go loop, the real handler over SQLite, an external IAM.
 func TestRuntimeLoop(t *testing.T) {
 	bin := build(t, runtime.GOARCH)
-	d := devIAM(t)
+	d := testsrv.DevIssuer(t)
 	rt := newRuntimeAPI(t)
 	dir := t.TempDir()
 	f := start(t, bin, "AWS_LAMBDA_RUNTIME_API="+rt.addr(), "BASE_DIR="+dir, "IAM_ENDPOINT="+d.Issuer(), "BASE_LOG_LEVEL=debug")
