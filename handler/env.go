@@ -111,7 +111,7 @@ func (h *Handler) serveOrg(w http.ResponseWriter, r *http.Request, kind routeKin
 // version or a failed statement takes the general path: reload the
 // schema, then EnsureUser reads the mirror itself.
 func (h *Handler) orgService(ctx context.Context, db store.DB, id *base.Identity) (*records.Service, []base.Event, error) {
-	rd, err := rulesDialect(db.Dialect())
+	rd, err := records.RulesDialect(db.Dialect())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -271,7 +271,7 @@ func (h *Handler) lookupFile(r *http.Request) (*fileRef, error) {
 	if c == nil || c.IsView() {
 		return nil, base.NotFound("")
 	}
-	rd, err := rulesDialect(db.Dialect())
+	rd, err := records.RulesDialect(db.Dialect())
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/hanzoai/base"
 	"github.com/hanzoai/base/files"
 	"github.com/hanzoai/base/records"
-	"github.com/hanzoai/base/rules"
 	"github.com/hanzoai/base/store"
 )
 
@@ -152,33 +151,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.root.ServeHTTP(w, r)
 }
 
-// rulesDialect returns the filter compiler's dialect for a store dialect.
-func rulesDialect(d store.Dialect) (rules.Dialect, error) {
-	switch d.Name() {
-	case "sqlite":
-		return rules.SQLite, nil
-	case "postgres":
-		return rules.Postgres, nil
-	}
-	return nil, fmt.Errorf("no rules dialect for store dialect %q", d.Name())
-}
-
 // schema returns db's current schema, reusing the cached snapshot when the
 // org's schema version has not changed.
 func (h *Handler) schema(ctx context.Context, db store.DB) (*records.Schema, error) {
-	v, err := store.SchemaVersion(ctx, db)
+	cached, _ := h.schemas.Load(db.Org())
+	s, err := records.CurrentSchema(ctx, db, cached)
 	if err != nil {
-		return nil, fmt.Errorf("schema version of %s: %w", db.Org(), err)
+		return nil, fmt.Errorf("schema of %s: %w", db.Org(), err)
 	}
-	if s, ok := h.schemas.Load(db.Org()); ok && s.Version == v {
-		return s, nil
+	if s != cached {
+		h.schemas.Store(db.Org(), s)
 	}
-	cols, err := store.LoadCollections(ctx, db)
-	if err != nil {
-		return nil, fmt.Errorf("load collections of %s: %w", db.Org(), err)
-	}
-	s := records.NewSchema(v, cols)
-	h.schemas.Store(db.Org(), s)
 	return s, nil
 }
 

@@ -1,9 +1,13 @@
 package records
 
 import (
+	"context"
+	"fmt"
 	"strings"
 
 	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/rules"
+	"github.com/hanzoai/base/store"
 )
 
 // Schema is an immutable snapshot of one org's collections at a schema
@@ -29,6 +33,36 @@ func NewSchema(version int64, cols []*base.Collection) *Schema {
 		s.byID[c.ID] = c
 	}
 	return s
+}
+
+// CurrentSchema returns q's schema: cached when q's schema version is
+// still cached.Version (cached may be nil), else its collections loaded
+// anew. The version is read every time, so a schema or rule change made
+// through any instance is seen by the next call.
+func CurrentSchema(ctx context.Context, q store.Querier, cached *Schema) (*Schema, error) {
+	v, err := store.SchemaVersion(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("schema version: %w", err)
+	}
+	if cached != nil && cached.Version == v {
+		return cached, nil
+	}
+	cols, err := store.LoadCollections(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("load collections: %w", err)
+	}
+	return NewSchema(v, cols), nil
+}
+
+// RulesDialect is the filter/rule SQL dialect of a store dialect.
+func RulesDialect(d store.Dialect) (rules.Dialect, error) {
+	switch d.Name() {
+	case "sqlite":
+		return rules.SQLite, nil
+	case "postgres":
+		return rules.Postgres, nil
+	}
+	return nil, fmt.Errorf("no rules dialect for store dialect %q", d.Name())
 }
 
 // Collection returns the collection with the given id or (case-insensitive)

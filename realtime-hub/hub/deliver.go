@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -264,34 +263,23 @@ func (h *Hub) env(ctx context.Context, st *orgState) (*deliveryEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := store.SchemaVersion(ctx, db)
+	st.mu.Lock()
+	cached := st.schema
+	st.mu.Unlock()
+	schema, err := records.CurrentSchema(ctx, db, cached)
 	if err != nil {
 		db.Release()
 		return nil, err
 	}
-	st.mu.Lock()
-	schema := st.schema
-	st.mu.Unlock()
-	if schema == nil || schema.Version != v {
-		cols, err := store.LoadCollections(ctx, db)
-		if err != nil {
-			db.Release()
-			return nil, err
-		}
-		schema = records.NewSchema(v, cols)
+	if schema != cached {
 		st.mu.Lock()
 		st.schema = schema
 		st.mu.Unlock()
 	}
-	var rd rules.Dialect
-	switch db.Dialect().Name() {
-	case "sqlite":
-		rd = rules.SQLite
-	case "postgres":
-		rd = rules.Postgres
-	default:
+	rd, err := records.RulesDialect(db.Dialect())
+	if err != nil {
 		db.Release()
-		return nil, fmt.Errorf("no rules dialect for store dialect %q", db.Dialect().Name())
+		return nil, err
 	}
 	svc := records.NewService(schema, db.Dialect(), rd, h.cfg.Now)
 	return &deliveryEnv{db: db, svc: svc, eval: &rules.Evaluator{Schema: schema, Now: h.cfg.Now}, log: h.log}, nil
