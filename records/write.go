@@ -280,22 +280,41 @@ func (s *Service) checkVirtual(ctx context.Context, q store.Querier, rec *Record
 	if err != nil {
 		return false, err
 	}
-	d := s.Dialect
-	var cols []string
-	args := make([]any, 0, len(c.Fields)+len(cargs))
-	for _, f := range c.Fields {
-		cols = append(cols, "? AS "+d.Quote(f.Name))
-		args = append(args, Encode(f, rec.Get(f.Name)))
-	}
-	args = append(args, cargs...)
-	query := "SELECT 1 FROM (SELECT " + strings.Join(cols, ", ") + ") AS " + d.Quote(c.Name) + " WHERE " + cond + " LIMIT 1"
-	rows, err := q.QueryContext(ctx, query, args...)
+	ok, err := s.MatchesRow(ctx, q, rec, cond, cargs)
 	if err != nil {
 		return false, classify(fmt.Errorf("check create rule of %s: %w", c.Name, err))
 	}
+	return ok, nil
+}
+
+// MatchesRow reports whether cond, compiled for rec's collection under its
+// own name (rules.Compiler.Where), holds for rec's values as they are in
+// rec rather than as stored: they form a one-row derived table under that
+// name, while relations and @collection still join the stored tables.
+// Create rules use it for a record not yet written, the realtime hub for
+// an event's version of a record that may since have changed.
+func (s *Service) MatchesRow(ctx context.Context, q store.Querier, rec *Record, cond string, args []any) (bool, error) {
+	c := rec.Collection
+	d := s.Dialect
+	cols := make([]string, 0, len(c.Fields))
+	all := make([]any, 0, len(c.Fields)+len(args))
+	for _, f := range c.Fields {
+		param := "?"
+		if st, err := store.FieldStorage(f); err == nil {
+			param = store.TypedParam(d, st)
+		}
+		cols = append(cols, param+" AS "+d.Quote(f.Name))
+		all = append(all, Encode(f, rec.Get(f.Name)))
+	}
+	all = append(all, args...)
+	query := "SELECT 1 FROM (SELECT " + strings.Join(cols, ", ") + ") AS " + d.Quote(c.Name) + " WHERE " + cond + " LIMIT 1"
+	rows, err := q.QueryContext(ctx, query, all...)
+	if err != nil {
+		return false, err
+	}
 	defer rows.Close()
 	ok := rows.Next()
-	return ok, classify(rows.Err())
+	return ok, rows.Err()
 }
 
 func (s *Service) insert(ctx context.Context, tx store.Querier, rec *Record) error {

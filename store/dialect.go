@@ -91,6 +91,25 @@ type SchemaDialect interface {
 	ConvertExpr(from, to Storage, expr string) string
 }
 
+// ParamTyper is implemented by dialects whose engine types a bare
+// parameter in a select list as text (PostgreSQL, when a statement is
+// prepared): TypedParam is the placeholder of a value stored as s, cast to
+// its column type, so a derived table's numbers compare as numbers.
+type ParamTyper interface {
+	TypedParam(s Storage) string
+}
+
+// TypedParam is the placeholder of a value stored as s in a derived
+// table's select list: "?" where the engine keeps the bound value's own
+// type (SQLite, where a cast to JSON would even turn JSON text into a
+// number), the dialect's ParamTyper otherwise.
+func TypedParam(d Dialect, s Storage) string {
+	if t, ok := d.(ParamTyper); ok {
+		return t.TypedParam(s)
+	}
+	return "?"
+}
+
 // SQLite is the dialect of SQLite and libSQL.
 var SQLite SQLiteDialect
 

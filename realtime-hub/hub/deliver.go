@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -375,7 +374,7 @@ func (h *Hub) allowed(ctx context.Context, env *deliveryEnv, pe *preparedEvent, 
 			if err != nil {
 				return false
 			}
-			ok, err := h.check(ctx, env, pe, ident, s, expr, rules.Options{AllowHidden: true, Superuser: true}, *rule, true)
+			ok, err := h.check(ctx, env, pe, ident, s, expr, rules.Options{AllowHidden: true, Superuser: true})
 			if err != nil {
 				h.log.Warn("realtime: rule check failed; event not delivered", "collection", pe.coll.Name, "topic", s.topic, "err", err)
 				return false
@@ -389,7 +388,7 @@ func (h *Hub) allowed(ctx context.Context, env *deliveryEnv, pe *preparedEvent, 
 		if !su && (strings.Contains(s.rawFilt, "@collection.") || strings.Contains(s.rawFilt, "@request.")) {
 			return false
 		}
-		ok, err := h.check(ctx, env, pe, ident, s, s.filter, rules.Options{AllowHidden: su, EnforceRelatedRules: !su, Superuser: su}, s.rawFilt, false)
+		ok, err := h.check(ctx, env, pe, ident, s, s.filter, rules.Options{AllowHidden: su, EnforceRelatedRules: !su, Superuser: su})
 		if err != nil {
 			// Also a filter a list GET by the subscriber would refuse
 			// (a hidden field, say): logged at debug, it is the client's.
@@ -418,7 +417,7 @@ func (h *Hub) parse(text string) (filter.Expr, error) {
 
 // check decides expr for the event's record: in memory when the record and
 // identity suffice, else in SQL.
-func (h *Hub) check(ctx context.Context, env *deliveryEnv, pe *preparedEvent, ident *base.Identity, s *subscription, expr filter.Expr, opt rules.Options, text string, isRule bool) (bool, error) {
+func (h *Hub) check(ctx context.Context, env *deliveryEnv, pe *preparedEvent, ident *base.Identity, s *subscription, expr filter.Expr, opt rules.Options) (bool, error) {
 	rr := rulesRequest(env.svc.Schema, ident, s)
 	ok, err := env.eval.Eval(pe.coll, pe.rec.Data, expr, rr, opt)
 	if !errors.Is(err, rules.ErrNeedsStore) {
@@ -436,50 +435,7 @@ func (h *Hub) check(ctx context.Context, env *deliveryEnv, pe *preparedEvent, id
 	if err != nil {
 		return false, err
 	}
-	d := env.db.Dialect()
-	cols := make([]string, len(pe.coll.Fields))
-	colArgs := make([]any, 0, len(pe.coll.Fields)+len(args))
-	for i, f := range pe.coll.Fields {
-		cols[i] = snapshotColumn(d.Name(), f) + " AS " + d.Quote(f.Name)
-		colArgs = append(colArgs, records.Encode(f, pe.rec.Data[f.Name]))
-	}
-	q := "SELECT 1 FROM (SELECT " + strings.Join(cols, ", ") + ") AS " + d.Quote(pe.coll.Name) + " WHERE " + where + " LIMIT 1"
-	var one int
-	err = env.querier(ctx, pe).QueryRowContext(ctx, q, append(colArgs, args...)...).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// snapshotColumn is the placeholder of one column of an event's derived
-// table. PostgreSQL types an untyped parameter in a select list as text, so
-// it is cast to the column's type there (numbers must compare as numbers,
-// lists as JSON); SQLite's values carry their own types, and a cast to JSON
-// would turn JSON text into a number.
-func snapshotColumn(dialect string, f *base.Field) string {
-	if dialect != "postgres" {
-		return "?"
-	}
-	st, err := store.FieldStorage(f)
-	if err != nil {
-		return "?"
-	}
-	switch st {
-	case store.StorageNumber:
-		return "CAST(? AS DOUBLE PRECISION)"
-	case store.StorageBool:
-		return "CAST(? AS BOOLEAN)"
-	case store.StorageList, store.StorageJSON, store.StorageGeoPoint:
-		return "CAST(? AS JSON)"
-	}
-	return "CAST(? AS TEXT)"
-}
-
-// quote renders s as a filter string literal.
-func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	return env.svc.MatchesRow(ctx, env.querier(ctx, pe), pe.rec, where, args)
 }
 
 // payload renders the record as ident sees it through s: hidden fields

@@ -120,6 +120,9 @@ func (PGDialect) ColumnDef(s store.Storage) string {
 	return "TEXT NOT NULL DEFAULT ''"
 }
 
+// TypedParam implements store.ParamTyper.
+func (PGDialect) TypedParam(s store.Storage) string { return "CAST(? AS " + sqlType(s) + ")" }
+
 func sqlType(s store.Storage) string {
 	switch s {
 	case store.StorageNumber:
