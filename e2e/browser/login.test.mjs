@@ -154,9 +154,12 @@ test('passkey registration for the signed-in user', async () => {
   await page.goto(`${IAM}/v1/iam/webauthn`);
   assert.ok(await page.getByText('You have no passkeys yet.').isVisible());
   const finished = page.waitForResponse((r) => r.url().endsWith('/v1/iam/webauthn/register/finish'));
+  // The page reloads itself after the registration: wait for that load,
+  // not the current page's (which has the same heading and no passkey).
+  const reloaded = page.waitForEvent('load');
   await page.getByRole('button', { name: 'Add a passkey' }).click();
   assert.equal((await finished).status(), 200);
-  await page.waitForLoadState();
+  await reloaded;
   await page.getByRole('heading', { name: 'Your passkeys' }).waitFor();
   assert.equal(await page.locator('ul.passkeys li').count(), 1);
   const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
