@@ -25,6 +25,10 @@ type Dialect interface {
 	Coalesce(x SQL) SQL
 	// Lower lower-cases x.
 	Lower(x SQL) SQL
+	// Text is a JSON-typed column x (multi-valued, json and geoPoint
+	// fields) as its JSON text, the value the wire protocol compares and
+	// sorts such a field by (SQLite stores the text itself).
+	Text(x SQL) SQL
 	// Like is `x LIKE pattern` (or NOT LIKE) with '\' as the escape
 	// character, case-insensitive for ASCII as SQLite's LIKE is.
 	Like(x, pattern SQL, not bool) SQL
@@ -82,6 +86,8 @@ func (sqliteDialect) Bool(b bool) any {
 }
 
 func (sqliteDialect) Coalesce(x SQL) SQL { return Cat("COALESCE(", x, ", '')") }
+
+func (sqliteDialect) Text(x SQL) SQL { return x }
 
 func (sqliteDialect) Lower(x SQL) SQL { return Cat("LOWER(", x, ")") }
 

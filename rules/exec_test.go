@@ -156,6 +156,8 @@ func TestExecRelations(t *testing.T) {
 		{filter: `editors ~ "u2"`, want: "p1 p2"},
 		{filter: `tags = '["b"]'`, want: "p2"},
 		{filter: `tags ?= '["b"]'`, want: "p2"},
+		{filter: `tags ?= "b"`, want: ""},
+		{filter: `tags != "b"`, want: "p1 p2 p3 p4"},
 		{filter: `tags ~ "a"`, want: "p1 p4"},
 		// Any vs all through multiple relations.
 		{filter: `editors.id ?= "u2"`, want: "p1 p2"},

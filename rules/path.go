@@ -354,6 +354,9 @@ func (w *where) finalValue(p *plan, r rowRef) SQL {
 	switch p.fin.kind {
 	case finColumn:
 		v = w.col(r, p.fin.field)
+		if jsonStored(p.fin.field) {
+			v = d.Text(v)
+		}
 	case finLength:
 		v = d.JSONArrayLength(w.col(r, p.fin.field))
 	case finValue:
@@ -365,6 +368,18 @@ func (w *where) finalValue(p *plan, r rowRef) SQL {
 		v = d.Lower(v)
 	}
 	return v
+}
+
+// jsonStored reports whether f's column is JSON-typed on PostgreSQL
+// (store.FieldStorage: a list, json or geoPoint column).
+func jsonStored(f *base.Field) bool {
+	switch f.Type {
+	case base.FieldSelect, base.FieldRelation, base.FieldFile:
+		return f.Multiple()
+	case base.FieldJSON, base.FieldGeoPoint:
+		return true
+	}
+	return false
 }
 
 func (w *where) guardValue(r rowRef) SQL {

@@ -43,6 +43,8 @@ func pgText(x SQL) SQL { return Cat("CAST(", x, " AS TEXT)") }
 
 func (postgresDialect) Coalesce(x SQL) SQL { return Cat("COALESCE(", pgText(x), ", '')") }
 
+func (postgresDialect) Text(x SQL) SQL { return pgText(x) }
+
 func (postgresDialect) Lower(x SQL) SQL { return Cat("LOWER(", pgText(x), ")") }
 
 func (postgresDialect) Like(x, pattern SQL, not bool) SQL {
