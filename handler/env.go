@@ -20,6 +20,9 @@ type env struct {
 	db  store.DB
 	svc *records.Service
 	req *records.Request
+	// pre is the record a view by id read with the request's first
+	// statement (routeView), nil when it was not.
+	pre *records.Prefetch
 }
 
 // orgHandler is a route that acts in the request's org.
@@ -39,6 +42,9 @@ const (
 	// org that does not exist yet it sees the schema every new org starts
 	// with, and e.db is nil.
 	routeSchemaOnly
+	// routeView: a routeRecords route viewing record {id} of collection
+	// {c}, read in the request's first statement (records.Prefetch).
+	routeView
 )
 
 // org adapts a records route (see routeRecords).
@@ -89,12 +95,16 @@ func (h *Handler) serveOrg(w http.ResponseWriter, r *http.Request, kind routeKin
 		return storeError(err)
 	}
 	defer db.Release()
-	svc, events, err := h.orgService(ctx, db, id)
+	var view *viewTarget
+	if kind == routeView {
+		view = &viewTarget{coll: r.PathValue("c"), id: r.PathValue("id")}
+	}
+	svc, events, pre, err := h.orgService(ctx, db, id, view)
 	if err != nil {
 		return err
 	}
 	h.publish(ctx, events)
-	e := &env{id: id, db: db, svc: svc, req: &records.Request{
+	e := &env{id: id, db: db, svc: svc, pre: pre, req: &records.Request{
 		Identity: id,
 		Method:   r.Method,
 		Context:  "default",
@@ -104,45 +114,61 @@ func (h *Handler) serveOrg(w http.ResponseWriter, r *http.Request, kind routeKin
 	return fn(w, r, e)
 }
 
+// viewTarget names the record a routeView route views.
+type viewTarget struct{ coll, id string }
+
 // orgService returns the record service over db's current schema and,
 // for an authenticated caller, upserts its users mirror record, returning
-// the events to publish. With the org's schema cached, the schema version
-// and the mirror record are one statement (records.LoadMirror); a changed
-// version or a failed statement takes the general path: reload the
-// schema, then EnsureUser reads the mirror itself.
-func (h *Handler) orgService(ctx context.Context, db store.DB, id *base.Identity) (*records.Service, []base.Event, error) {
+// the events to publish. With the org's schema cached, the schema version,
+// the caller's mirror record and the record of view (if any; returned as
+// pre) are one statement (records.LoadMirror); a changed version or a
+// failed statement takes the general path: reload the schema, then
+// EnsureUser reads the mirror itself, and the view reads its record.
+func (h *Handler) orgService(ctx context.Context, db store.DB, id *base.Identity, view *viewTarget) (*records.Service, []base.Event, *records.Prefetch, error) {
 	rd, err := records.RulesDialect(db.Dialect())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if cached, ok := h.schemas.Load(db.Org()); ok && !id.Guest() && cached.Collection(base.UsersCollection) != nil {
+	if cached, ok := h.schemas.Load(db.Org()); ok && cached.Collection(base.UsersCollection) != nil {
 		svc := records.NewService(cached, db.Dialect(), rd, h.now)
-		v, cur, err := svc.LoadMirror(ctx, db, id.UserID)
+		var pre *records.Prefetch
+		if view != nil {
+			if c := cached.Collection(view.coll); c != nil {
+				pre = &records.Prefetch{Collection: c, ID: view.id}
+			}
+		}
+		v, cur, err := svc.LoadMirror(ctx, db, id.UserID, pre)
 		switch {
 		case err == nil && v == cached.Version:
 			events, err := svc.EnsureUserFrom(ctx, db, id, cur)
 			if err != nil {
-				return nil, nil, storeError(err)
+				return nil, nil, nil, storeError(err)
 			}
-			return svc, events, nil
+			if !id.Guest() && (cur == nil || len(events) > 0) {
+				// The mirror was (or, racing another request, may have
+				// been) written since the statement: it may be the
+				// prefetched record.
+				pre = nil
+			}
+			return svc, events, pre, nil
 		case err != nil && (isUnavailable(err) || errors.Is(err, context.Canceled)):
 			// The general path would fail alike.
-			return nil, nil, storeError(err)
+			return nil, nil, nil, storeError(err)
 		}
 	}
 	schema, err := h.schema(ctx, db)
 	if err != nil {
-		return nil, nil, storeError(err)
+		return nil, nil, nil, storeError(err)
 	}
 	svc := records.NewService(schema, db.Dialect(), rd, h.now)
 	if id.Guest() {
-		return svc, nil, nil
+		return svc, nil, nil, nil
 	}
 	events, err := svc.EnsureUser(ctx, db, id)
 	if err != nil {
-		return nil, nil, storeError(err)
+		return nil, nil, nil, storeError(err)
 	}
-	return svc, events, nil
+	return svc, events, nil, nil
 }
 
 // storeError turns store failures into 503s, keeping *base.Error as is.

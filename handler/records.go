@@ -65,7 +65,7 @@ func (h *Handler) viewRecord(w http.ResponseWriter, r *http.Request, e *env) err
 	if err != nil {
 		return err
 	}
-	rec, err := e.svc.View(r.Context(), e.db, c, r.PathValue("id"), r.URL.Query().Get("expand"), e.req)
+	rec, err := e.svc.ViewFrom(r.Context(), e.db, c, r.PathValue("id"), r.URL.Query().Get("expand"), e.req, e.pre)
 	if err != nil {
 		return err
 	}

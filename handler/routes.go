@@ -33,7 +33,7 @@ func (h *Handler) routes() {
 
 		m("GET /collections/{c}/records", h.org(h.listRecords))
 		m("POST /collections/{c}/records", h.org(h.createRecord))
-		m("GET /collections/{c}/records/{id}", h.org(h.viewRecord))
+		m("GET /collections/{c}/records/{id}", h.route(routeView, h.viewRecord))
 		m("PATCH /collections/{c}/records/{id}", h.org(h.updateRecord))
 		m("DELETE /collections/{c}/records/{id}", h.org(h.deleteRecord))
 

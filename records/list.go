@@ -123,22 +123,52 @@ func (s *Service) List(ctx context.Context, q store.Querier, c *base.Collection,
 // View returns record id of c if req may see it: 403 for a locked view rule,
 // 404 when missing or hidden by the rule.
 func (s *Service) View(ctx context.Context, q store.Querier, c *base.Collection, id, expand string, req *Request) (*Record, error) {
+	return s.ViewFrom(ctx, q, c, id, expand, req, nil)
+}
+
+// ViewFrom is View given pre, LoadMirror's prefetch of the request: when
+// it holds record id of c, the record is not read again, and the view rule
+// is decided in memory (rules.Evaluator, as the realtime hub decides it)
+// unless it needs the store, which then decides it in SQL as View does.
+func (s *Service) ViewFrom(ctx context.Context, q store.Querier, c *base.Collection, id, expand string, req *Request, pre *Prefetch) (*Record, error) {
 	su := req.Superuser()
 	if c.ViewRule == nil && !su {
 		return nil, base.Forbidden(msgOnlySuperusers)
 	}
-	var cond string
-	var args []any
-	if !su && strings.TrimSpace(*c.ViewRule) != "" {
-		w, a, err := s.ruleCondition(c, c.Name, *c.ViewRule, req, nil)
-		if err != nil {
+	rule := ""
+	if !su {
+		rule = strings.TrimSpace(*c.ViewRule)
+	}
+	var rec *Record
+	decided := false
+	if pre.matches(c, id) {
+		rec, decided = pre.Record, true
+		if rec != nil && rule != "" {
+			ok, err := s.evalRule(c, rec, rule, req)
+			switch {
+			case err != nil:
+				// rules.ErrNeedsStore, or a rule that does not compile:
+				// the SQL path decides, and reports the error as View does.
+				decided = false
+			case !ok:
+				rec = nil
+			}
+		}
+	}
+	if !decided {
+		var cond string
+		var args []any
+		if rule != "" {
+			w, a, err := s.ruleCondition(c, c.Name, rule, req, nil)
+			if err != nil {
+				return nil, err
+			}
+			cond, args = w, a
+		}
+		var err error
+		if rec, err = s.loadByID(ctx, q, c, id, cond, args); err != nil {
 			return nil, err
 		}
-		cond, args = w, a
-	}
-	rec, err := s.loadByID(ctx, q, c, id, cond, args)
-	if err != nil {
-		return nil, err
 	}
 	if rec == nil {
 		return nil, base.NotFound("")
@@ -149,6 +179,18 @@ func (s *Service) View(ctx context.Context, q store.Querier, c *base.Collection,
 		}
 	}
 	return rec, nil
+}
+
+// evalRule decides rule (non-empty) for rec in memory, with the rights a
+// rule has (see ruleCondition). It returns rules.ErrNeedsStore when the
+// store must decide.
+func (s *Service) evalRule(c *base.Collection, rec *Record, rule string, req *Request) (bool, error) {
+	expr, err := filter.Parse(rule)
+	if err != nil {
+		return false, err
+	}
+	ev := rules.Evaluator{Schema: s.Schema, Now: s.Now}
+	return ev.Eval(c, rec.Data, expr, s.rulesRequest(req, nil), rules.Options{AllowHidden: true, Superuser: true})
 }
 
 // Satisfies reports whether record id of c matches rule for req (an empty

@@ -76,42 +76,70 @@ func (s *Service) EnsureUserFrom(ctx context.Context, db store.DB, id *base.Iden
 
 // LoadMirror reads, in one statement, the org's schema version (0 when
 // none is recorded, as store.SchemaVersion) and the users mirror record
-// of userID laid out as s.Schema says (nil when there is none): the two
-// reads every authenticated request starts with, in one round trip. cur
-// is only meaningful when version equals s.Schema.Version; otherwise the
-// caller reloads the schema. After a schema change the statement may
-// fail (a users column gone): the caller then takes the general path too.
-func (s *Service) LoadMirror(ctx context.Context, q store.Querier, userID string) (version int64, cur *Record, err error) {
+// of userID laid out as s.Schema says (nil when there is none, and always
+// for a guest's ""): the reads every request starts with, in one round
+// trip. With pre, the same statement also reads the record pre names, as
+// the first read of a view by id (see Prefetch). cur and pre are only
+// meaningful when version equals s.Schema.Version; otherwise the caller
+// reloads the schema. After a schema change the statement may fail (a
+// column gone): the caller then takes the general path too.
+func (s *Service) LoadMirror(ctx context.Context, q store.Querier, userID string, pre *Prefetch) (version int64, cur *Record, err error) {
 	c := s.Schema.Collection(base.UsersCollection)
 	if c == nil {
 		return 0, nil, fmt.Errorf("load users mirror: no users collection")
 	}
+	if pre != nil && (pre.Collection == nil || pre.Collection.Name == prefetchAlias) {
+		pre = nil
+	}
 	d := s.Dialect
 	_, meta := store.PlainSource(d, q, store.MetaTable)
+	var preFrom string
+	if pre != nil {
+		_, preFrom = store.PlainSource(d, q, pre.Collection.Name)
+	}
 	q, users := store.PlainSource(d, q, c.Name)
 	var b strings.Builder
 	b.WriteString(`SELECT (SELECT "value" FROM `)
 	b.WriteString(meta)
 	b.WriteString(` WHERE "key" = ?), `)
 	b.WriteString(selectList(d, c, c.Name))
-	b.WriteString(` FROM (SELECT 1) AS "one" LEFT JOIN `)
+	if pre != nil {
+		b.WriteString(", ")
+		b.WriteString(selectList(d, pre.Collection, prefetchAlias))
+	}
+	b.WriteString(` FROM (SELECT 1) AS "base_one" LEFT JOIN `)
 	b.WriteString(users)
 	b.WriteString(" AS ")
 	b.WriteString(d.Quote(c.Name))
 	b.WriteString(" ON ")
 	b.WriteString(s.idColumn(c))
 	b.WriteString(" = ?")
+	args := []any{store.SchemaVersionKey, userID}
+	if pre != nil {
+		qa := d.Quote(prefetchAlias)
+		b.WriteString(" LEFT JOIN ")
+		b.WriteString(preFrom)
+		b.WriteString(" AS ")
+		b.WriteString(qa)
+		b.WriteString(" ON ")
+		b.WriteString(qa + "." + d.Quote("id"))
+		b.WriteString(" = ?")
+		args = append(args, pre.ID)
+	}
 
 	fields := storedFields(c)
+	var preFields []*base.Field
+	if pre != nil {
+		preFields = storedFields(pre.Collection)
+	}
 	var v sql.NullString
-	dest := make([]any, len(fields))
-	ptrs := make([]any, 1+len(fields))
+	dest := make([]any, len(fields)+len(preFields))
+	ptrs := make([]any, 1+len(dest))
 	ptrs[0] = &v
 	for i := range dest {
 		ptrs[1+i] = &dest[i]
 	}
-	row := q.QueryRowContext(ctx, b.String(), store.SchemaVersionKey, userID)
-	if err := row.Scan(ptrs...); err != nil {
+	if err := q.QueryRowContext(ctx, b.String(), args...).Scan(ptrs...); err != nil {
 		return 0, nil, classify(fmt.Errorf("load users mirror %s: %w", userID, err))
 	}
 	if v.Valid {
@@ -120,18 +148,51 @@ func (s *Service) LoadMirror(ctx context.Context, q store.Querier, userID string
 			return 0, nil, fmt.Errorf("schema version %q: %w", v.String, err)
 		}
 	}
+	cur = decodeRow(c, fields, dest[:len(fields)])
+	if pre != nil {
+		pre.Record = decodeRow(pre.Collection, preFields, dest[len(fields):])
+		pre.Loaded = true
+	}
+	return version, cur, nil
+}
+
+// decodeRow is the record of c in a LEFT JOIN's columns (fields' values
+// in vals), nil when the join found no row.
+func decodeRow(c *base.Collection, fields []*base.Field, vals []any) *Record {
 	data := make(map[string]any, len(fields))
 	found := false
 	for i, f := range fields {
 		if f.Name == "id" {
-			found = dest[i] != nil
+			found = vals[i] != nil
 		}
-		data[f.Name] = Decode(f, dest[i])
+		data[f.Name] = Decode(f, vals[i])
 	}
 	if !found {
-		return version, nil, nil
+		return nil
 	}
-	return version, &Record{Collection: c, Data: data}, nil
+	return &Record{Collection: c, Data: data}
+}
+
+// prefetchAlias names the prefetched table in LoadMirror's statement; a
+// collection of that name is not prefetched.
+const prefetchAlias = "base_prefetch"
+
+// Prefetch is a record read by id in LoadMirror's statement, which a view
+// by id then uses instead of reading it again (see View): one round trip
+// for the whole request when no rule needs the store.
+type Prefetch struct {
+	// Collection and ID name the record; set by the caller.
+	Collection *base.Collection
+	ID         string
+	// Loaded reports that the statement ran; Record is then the stored
+	// record (access rules not applied), nil when there is none.
+	Loaded bool
+	Record *Record
+}
+
+// matches reports whether p holds the read of record id of c.
+func (p *Prefetch) matches(c *base.Collection, id string) bool {
+	return p != nil && p.Loaded && p.Collection == c && p.ID == id
 }
 
 // usersCollection returns the users collection of s.Schema.

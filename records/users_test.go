@@ -50,7 +50,7 @@ func TestLoadMirror(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, cur, err := svc.LoadMirror(ctx, db, id.UserID)
+			v, cur, err := svc.LoadMirror(ctx, db, id.UserID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,10 +71,66 @@ func TestLoadMirror(t *testing.T) {
 			if tt.wantEv == "" && len(evs) != 0 || tt.wantEv != "" && (len(evs) != 1 || evs[0].Action != tt.wantEv) {
 				t.Errorf("events %+v, want %q", evs, tt.wantEv)
 			}
-			_, cur, err = svc.LoadMirror(ctx, db, id.UserID)
+			_, cur, err = svc.LoadMirror(ctx, db, id.UserID, nil)
 			if err != nil || cur == nil || cur.Get("name") != tt.wantName {
 				t.Errorf("after: %+v, %v; want named %q", cur, err, tt.wantName)
 			}
 		})
+	}
+}
+
+// TestLoadMirrorPrefetch reads a record by id in LoadMirror's statement:
+// the stored record when it exists (here the caller's own, under an alias
+// of its own), nil when it does not, and the mirror read unchanged.
+func TestLoadMirrorPrefetch(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(sqlite.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	db, err := st.Acquire(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Release()
+	version, err := store.SchemaVersion(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := store.LoadCollections(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := records.NewService(records.NewSchema(version, cols), db.Dialect(), rules.SQLite, nil)
+	id := &base.Identity{Org: "acme", Subject: "ann", UserID: base.UserRecordID("ann"), Claims: map[string]any{"sub": "ann", "name": "Ann"}}
+	if _, err := svc.EnsureUserFrom(ctx, db, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	users := svc.Schema.Collection(base.UsersCollection)
+	for _, tt := range []struct {
+		userID, preID string
+		want          string // name of the prefetched record, "" for none
+	}{
+		{id.UserID, id.UserID, "Ann"},
+		{"", id.UserID, "Ann"}, // a guest
+		{id.UserID, "nosuchrecord00", ""},
+	} {
+		pre := &records.Prefetch{Collection: users, ID: tt.preID}
+		v, cur, err := svc.LoadMirror(ctx, db, tt.userID, pre)
+		if err != nil || v != version {
+			t.Fatalf("LoadMirror(%q): version %d, %v", tt.userID, v, err)
+		}
+		if (cur != nil) != (tt.userID != "") {
+			t.Errorf("LoadMirror(%q): mirror %+v", tt.userID, cur)
+		}
+		switch {
+		case !pre.Loaded:
+			t.Errorf("prefetch of %s not loaded", tt.preID)
+		case tt.want == "" && pre.Record != nil:
+			t.Errorf("prefetch of %s: %+v, want none", tt.preID, pre.Record.Data)
+		case tt.want != "" && (pre.Record == nil || pre.Record.Get("name") != tt.want || pre.Record.ID() != tt.preID):
+			t.Errorf("prefetch of %s: %+v, want named %q", tt.preID, pre.Record, tt.want)
+		}
 	}
 }
