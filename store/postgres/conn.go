@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hanzoai/base/store"
@@ -79,6 +80,14 @@ func schemaFrom(ctx context.Context) string {
 type connector struct {
 	base driver.Connector
 	mode SearchPathMode
+	// cache allows named prepared statements for hot reads (cache.go):
+	// not with Config.NoStatementCache or a URL choosing its own
+	// default_query_exec_mode.
+	cache bool
+	// noNamed is set for good once a pooler lost a named statement.
+	noNamed atomic.Bool
+	// admit picks the hot reads, store-wide.
+	admit *admission
 }
 
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -91,7 +100,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		dc.Close()
 		return nil, fmt.Errorf("postgres: unexpected driver connection %T", dc)
 	}
-	return &conn{Conn: pc, mode: c.mode}, nil
+	return &conn{Conn: pc, mode: c.mode, cn: c}, nil
 }
 
 func (c *connector) Driver() driver.Driver { return c.base.Driver() }
@@ -100,6 +109,7 @@ func (c *connector) Driver() driver.Driver { return c.base.Driver() }
 // at a time.
 type conn struct {
 	*stdlib.Conn
+	cn     *connector
 	mode   SearchPathMode
 	schema string // session search_path (SearchPathSession)
 	inTx   bool   // an explicit transaction is open
@@ -189,18 +199,25 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if err != nil {
 		return nil, err
 	}
-	if q, cargs, ok := c.cached(ctx, query, args); ok {
-		r, err := c.Conn.QueryContext(ctx, q, cargs)
+	plain, named, cargs := c.cached(ctx, query, args)
+	if named != "" {
+		r, err := c.Conn.QueryContext(ctx, named, cargs)
 		if isStalePlan(err) {
 			// pgx dropped the statement on the error: prepare it again.
-			r, err = c.Conn.QueryContext(ctx, q, cargs)
+			r, err = c.Conn.QueryContext(ctx, named, cargs)
 		}
-		if err != nil {
+		switch {
+		case isLostStatement(err):
+			// A pooler without prepared-statement support: the read did
+			// not run; run it unnamed, and never name statements again.
+			c.cn.noNamed.Store(true)
+		case err != nil:
 			return nil, classify(err)
+		default:
+			return &rows{rowsImpl: r.(rowsImpl), c: c}, nil
 		}
-		return &rows{rowsImpl: r.(rowsImpl), c: c}, nil
 	}
-	r, err := c.Conn.QueryContext(ctx, rebind(query, len(args)), args)
+	r, err := c.Conn.QueryContext(ctx, plain, args)
 	if err != nil {
 		if implicit {
 			c.leave(true)

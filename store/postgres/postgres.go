@@ -21,8 +21,19 @@
 // behind PgBouncer or RDS Proxy in transaction mode. Reads of built-in
 // SQL name their tables with the schema instead (store.Qualifier: the
 // schema version every request reads, records by id) and need neither.
-// On direct connections (SearchPathSession) reads are prepared once per
-// connection and org (cache.go). "?" placeholders are rebound to $n.
+// "?" placeholders are rebound to $n.
+//
+// Hot reads (run a few times within the store's last few thousand reads)
+// are prepared once per connection as named statements (cache.go,
+// admit.go): schema-qualified ones in both modes, since their names
+// (a hash of the SQL, which names the schema) mean the same statement on
+// any server session; on direct connections (SearchPathSession) every
+// read, per org. Through a transaction pooler without prepared-statement
+// support the first lost statement turns this off for the store, and
+// the read is retried unnamed. base_statement_cache=off
+// (Config.NoStatementCache) turns it off from the start: behind RDS
+// Proxy, which pins a client connection to its server connection once it
+// sees a named statement.
 //
 // Writers to one org are serialized like SQLite's: an in-process semaphore
 // per org, then pg_advisory_xact_lock across processes, so
@@ -84,12 +95,20 @@ type Config struct {
 	// SearchPath selects how statements are pointed at an org's schema
 	// (default SearchPathLocal, pooler-safe).
 	SearchPath SearchPathMode
+	// NoStatementCache keeps every statement unnamed: no read is ever
+	// prepared (see Store.StatementCache). Set it behind RDS Proxy, which
+	// pins a client connection to its server connection once it sees a
+	// named prepared statement (a throughput loss, not an error). Poolers
+	// without prepared-statement support need not set it: the store
+	// notices them and stops preparing by itself.
+	NoStatementCache bool
 }
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
 	cfg Config
 	db  *sql.DB
+	cn  *connector // the pool's: statement cache state
 
 	// handles are the orgs with outstanding Acquires (none kept idle: a
 	// handle holds no connection, and known remembers the bootstrap).
@@ -150,12 +169,15 @@ func Open(cfg Config) (*Store, error) {
 	if pc.ConnectTimeout == 0 {
 		pc.ConnectTimeout = 5 * time.Second
 	}
-	db := sql.OpenDB(&connector{base: stdlib.GetConnector(*pc), mode: cfg.SearchPath})
+	cn := &connector{base: stdlib.GetConnector(*pc), mode: cfg.SearchPath, admit: newAdmission(),
+		cache: !cfg.NoStatementCache && pc.DefaultQueryExecMode == pgx.QueryExecModeExec &&
+			!strings.Contains(cfg.URL, "default_query_exec_mode")}
+	db := sql.OpenDB(cn)
 	db.SetMaxOpenConns(cfg.MaxConns)
 	db.SetMaxIdleConns(min(cfg.MaxIdleConns, cfg.MaxConns))
 	db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
 	db.SetConnMaxLifetime(30 * time.Minute)
-	s := &Store{cfg: cfg, db: db, known: map[string]bool{},
+	s := &Store{cfg: cfg, db: db, cn: cn, known: map[string]bool{},
 		// No org can own it: org names start with a letter or digit.
 		support: cfg.SchemaPrefix + "_base"}
 	s.handles = store.NewHandles(store.HandlesConfig[*handle]{

@@ -16,8 +16,14 @@ import (
 //	base_conn_idle=DURATION   Config.ConnMaxIdleTime
 //	base_schema_prefix=P      Config.SchemaPrefix
 //	base_search_path=local|session  Config.SearchPath
+//	base_statement_cache=on|off     Config.NoStatementCache (off: true)
 //
-// Every other parameter is pgx's (sslmode, default_query_exec_mode, ...).
+// base_statement_cache=off keeps every statement unnamed; use it behind
+// RDS Proxy, which pins a client connection to its server connection once
+// it sees a named prepared statement. The default, on, prepares hot reads
+// (and stops by itself behind a pooler that loses them). Every other
+// parameter is pgx's (sslmode, default_query_exec_mode, ...); choosing
+// default_query_exec_mode also turns the statement cache off.
 func ParseURL(s string) (Config, error) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -57,6 +63,15 @@ func ParseURL(s string) (Config, error) {
 				cfg.SearchPath = SearchPathSession
 			default:
 				return Config{}, fmt.Errorf("postgres store: base_search_path=%q: want local or session", v)
+			}
+		case "base_statement_cache":
+			switch v {
+			case "on":
+				cfg.NoStatementCache = false
+			case "off":
+				cfg.NoStatementCache = true
+			default:
+				return Config{}, fmt.Errorf("postgres store: base_statement_cache=%q: want on or off", v)
 			}
 		default:
 			return Config{}, fmt.Errorf("postgres store: unknown parameter %q", k)
