@@ -60,7 +60,9 @@ func main() {
 		checkpoints = flag.String("checkpoints", "100,1000,10000", "org counts at which RSS is recorded")
 		settle      = flag.Duration("settle", 3*time.Second, "wait before a settled RSS reading")
 		idle        = flag.Duration("idle", 0, "after the new phase, wait this long and record RSS once more (0: skip)")
-		sqldActive  = flag.Int("sqld-active", 10000, "sqld --max-active-namespaces (each active namespace holds ~6 open files; below the org count sqld thrashes)")
+		sqldActive  = flag.Int("sqld-active", envInt("ORGS_SQLD_ACTIVE", 10000), "sqld --max-active-namespaces (default $ORGS_SQLD_ACTIVE or 10000; each active namespace holds 5-6 open files, closed when sqld evicts it)")
+		sqldFlags   = flag.String("sqld-flags", os.Getenv("ORGS_SQLD_FLAGS"), "more sqld flags, space separated (default $ORGS_SQLD_FLAGS; e.g. \"--use-custom-wal libsql-wal\": 2 open files per namespace, never closed)")
+		retry503    = flag.Int("retry-503", envInt("ORGS_RETRY_503", 0), "retry a request answered 503 up to this many times, counting the retries (default $ORGS_RETRY_503 or 0; sqld under --max-active-namespaces can answer 404 for a namespace it evicts while loading it, which Base reports as 503)")
 		out         = flag.String("out", "", "also append the text table to this file")
 		keep        = flag.Bool("keep", false, "keep the temp dirs and server logs")
 	)
@@ -86,11 +88,16 @@ func main() {
 	var report bytes.Buffer
 	w := io.MultiWriter(os.Stdout, &report)
 	nofile := raiseNoFile()
-	fmt.Fprintf(w, "# orgs: n=%d, create conc=%d, new=%d, settle=%s, RLIMIT_NOFILE=%d, sqld --max-active-namespaces %d, %s, load before: %s\n",
-		*n, *conc, *newN, *settle, nofile, *sqldActive, time.Now().UTC().Format("2006-01-02 15:04"), loadavg())
+	extra := strings.Fields(*sqldFlags)
+	retrying := ""
+	if *retry503 > 0 {
+		retrying = fmt.Sprintf(", 503 retried up to %d times", *retry503)
+	}
+	fmt.Fprintf(w, "# orgs: n=%d, create conc=%d, new=%d, settle=%s, RLIMIT_NOFILE=%d, sqld --max-active-namespaces %d%s%s, %s, load before: %s\n",
+		*n, *conc, *newN, *settle, nofile, *sqldActive, strings.Join(append([]string{""}, extra...), " "), retrying, time.Now().UTC().Format("2006-01-02 15:04"), loadavg())
 	failed := false
 	for _, e := range strings.Split(*engines, ",") {
-		r := &run{engine: strings.TrimSpace(e), bin: *bin, n: *n, newN: *newN, conc: *conc, cps: cps, settle: *settle, idle: *idle, keep: *keep, sqldActive: *sqldActive, w: w}
+		r := &run{engine: strings.TrimSpace(e), bin: *bin, n: *n, newN: *newN, conc: *conc, cps: cps, settle: *settle, idle: *idle, keep: *keep, sqldActive: *sqldActive, sqldFlags: extra, retry503: *retry503, w: w}
 		if err := r.do(); err != nil {
 			fmt.Fprintf(w, "%s: FAILED: %v\n", r.engine, err)
 			failed = true
@@ -121,15 +128,21 @@ type run struct {
 	settle  time.Duration
 	idle    time.Duration
 	keep    bool
-	// sqldActive is sqld's --max-active-namespaces.
+	// sqldActive is sqld's --max-active-namespaces; sqldFlags are more
+	// sqld flags.
 	sqldActive int
-	w          io.Writer
-	dir        string
-	env        []string
-	srv        *server
-	token      string
-	client     *http.Client
-	stopDeps   func()
+	sqldFlags  []string
+	// retry503 is how many times a 503 is retried; retried counts the
+	// retries.
+	retry503 int
+	retried  atomic.Int64
+	w        io.Writer
+	dir      string
+	env      []string
+	srv      *server
+	token    string
+	client   *http.Client
+	stopDeps func()
 }
 
 func (r *run) do() error {
@@ -174,12 +187,14 @@ func (r *run) do() error {
 		return err
 	}
 	if r.newN > 0 {
+		re0 := r.retried.Load()
 		lat, cpu, err := r.touch(r.n, r.n+r.newN, 1)
 		if err != nil {
 			return err
 		}
 		rss, hwm := r.srv.rss()
 		r.row("new", r.newN, lat, cpu, rss, hwm)
+		r.retries("new", r.newN, re0)
 	}
 	if r.idle > 0 {
 		time.Sleep(r.idle)
@@ -195,7 +210,9 @@ func (r *run) phase(name string, from, conc int) error {
 	var all []time.Duration
 	var cpuAll time.Duration
 	prev := from
+	re0 := r.retried.Load()
 	for _, cp := range r.cps {
+		re := r.retried.Load()
 		lat, cpu, err := r.touch(prev, cp, conc)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -205,11 +222,21 @@ func (r *run) phase(name string, from, conc int) error {
 		time.Sleep(r.settle)
 		rss, hwm := r.srv.rss()
 		r.row(name, cp, lat, cpu, rss, hwm)
+		r.retries(name, cp, re)
 		prev = cp
 	}
 	rss, hwm := r.srv.rss()
 	r.row(name+"*", len(all), all, cpuAll, rss, hwm)
+	r.retries(name+"*", len(all), re0)
 	return nil
+}
+
+// retries notes the 503s retried since since, if any: those requests'
+// latencies include the failed attempts.
+func (r *run) retries(name string, orgs int, since int64) {
+	if n := r.retried.Load() - since; n > 0 {
+		fmt.Fprintf(r.w, "  %-6s %6d   %d retried after a 503 (latency includes the failed attempt)\n", name, orgs, n)
+	}
 }
 
 func (r *run) row(name string, orgs int, lat []time.Duration, cpu time.Duration, rss, hwm int64) {
@@ -264,16 +291,25 @@ func (r *run) touch(from, to, conc int) ([]time.Duration, time.Duration, error) 
 }
 
 func (r *run) request(org string) (time.Duration, error) {
-	req, _ := http.NewRequest("GET", r.srv.url+"/v1/collections/users/records?perPage=1", nil)
-	req.Header.Set("Authorization", r.token)
-	req.Header.Set("X-Org-Id", org)
 	start := time.Now()
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", org, err)
+	var resp *http.Response
+	var body []byte
+	for attempt := 0; ; attempt++ {
+		req, _ := http.NewRequest("GET", r.srv.url+"/v1/collections/users/records?perPage=1", nil)
+		req.Header.Set("Authorization", r.token)
+		req.Header.Set("X-Org-Id", org)
+		var err error
+		resp, err = r.client.Do(req)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", org, err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || attempt >= r.retry503 {
+			break
+		}
+		r.retried.Add(1)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	d := time.Since(start)
 	if resp.StatusCode != 200 {
 		return 0, fmt.Errorf("%s: %d %s", org, resp.StatusCode, body)
@@ -295,7 +331,7 @@ func (r *run) deps() error {
 		r.stopDeps = func() { pg.Stop() }
 		r.env = []string{"BASE_STORE=postgres", "BASE_STORE_URL=" + pg.URL}
 	case "libsql":
-		addr, admin, stop, err := startSqld(r.dir, r.sqldActive)
+		addr, admin, stop, err := startSqld(r.dir, r.sqldActive, r.sqldFlags)
 		if err != nil {
 			return err
 		}
@@ -413,6 +449,16 @@ func (s *server) cpu() time.Duration {
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
+// envInt returns the integer in the environment variable name, or def.
+// bench/scripts/orgs.sh passes its environment on, so these reach the
+// tool without new script knobs.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
 func loadavg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -455,8 +501,8 @@ func raiseNoFile() uint64 {
 
 // startSqld starts sqld with namespaces, like testsrv.StartSqld but with
 // --max-active-namespaces active (testsrv's is 10,000: more open files
-// than the usual limit allows once 10,000 orgs exist).
-func startSqld(dir string, active int) (addr, admin string, stop func(), err error) {
+// than the usual limit allows once 10,000 orgs exist) and the extra flags.
+func startSqld(dir string, active int, extra []string) (addr, admin string, stop func(), err error) {
 	free := func() string {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -470,9 +516,10 @@ func startSqld(dir string, active int) (addr, admin string, stop func(), err err
 	if err != nil {
 		return "", "", nil, err
 	}
-	cmd := exec.Command(testsrv.SqldPath(), "--db-path", filepath.Join(dir, "sqld"),
+	args := append([]string{"--db-path", filepath.Join(dir, "sqld"),
 		"--http-listen-addr", addr, "--admin-listen-addr", admin, "--no-welcome",
-		"--enable-namespaces", "--disable-default-namespace", "--max-active-namespaces", strconv.Itoa(active))
+		"--enable-namespaces", "--disable-default-namespace", "--max-active-namespaces", strconv.Itoa(active)}, extra...)
+	cmd := exec.Command(testsrv.SqldPath(), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
