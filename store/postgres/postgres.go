@@ -27,8 +27,8 @@
 // are prepared once per connection as named statements (cache.go,
 // admit.go): schema-qualified ones in both modes, since their names
 // (a hash of the SQL, which names the schema) mean the same statement on
-// any server session; on direct connections (SearchPathSession) every
-// read, per org. Through a transaction pooler without prepared-statement
+// any server session; on direct connections (SearchPathSession) the
+// other hot reads too, per org. Through a transaction pooler without prepared-statement
 // support the first lost statement turns this off for the store, and
 // the read is retried unnamed. base_statement_cache=off
 // (Config.NoStatementCache) turns it off from the start: behind RDS
