@@ -31,10 +31,11 @@ const (
 	// Proxy in transaction mode. It is the default.
 	SearchPathLocal SearchPathMode = iota
 	// SearchPathSession sets search_path on the session when a pooled
-	// connection is used for another schema than last time, and caches
-	// reads as prepared statements per org (cache.go): no set_config and
-	// no re-planning per read, but only correct when every connection is
-	// a real server session (no transaction pooler).
+	// connection is used for another schema than last time, and also
+	// caches hot unqualified reads as prepared statements per org
+	// (cache.go): no set_config and no re-planning per read, but only
+	// correct when every connection is a real server session (no
+	// transaction pooler).
 	SearchPathSession
 )
 
@@ -88,6 +89,9 @@ type connector struct {
 	noNamed atomic.Bool
 	// admit picks the hot reads, store-wide.
 	admit *admission
+	// exec: connections default to pgx.QueryExecModeExec (unnamed
+	// statements), which the pipelined mode needs (pipeline.go).
+	exec bool
 }
 
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {

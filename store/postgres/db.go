@@ -46,7 +46,8 @@ func (d *db) QualifiedTable(table string) string {
 
 // Qualified implements store.Qualifier: its statements run without the
 // org's search_path (see withQualified), so the pooler-safe mode sends
-// no set_config before them and direct connections cache their plans.
+// no set_config before them, and hot ones are cached as named prepared
+// statements in both modes (cache.go).
 func (d *db) Qualified() store.Querier { return qualified{d} }
 
 // qualified runs schema-qualified statements of built-in SQL.

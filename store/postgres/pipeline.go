@@ -43,7 +43,7 @@ func (c *conn) pipelined(ctx context.Context, nargs int) (string, bool) {
 		return "", false
 	}
 	schema := schemaFrom(ctx)
-	if schema == "" || c.Conn.Conn().Config().DefaultQueryExecMode != pgx.QueryExecModeExec {
+	if schema == "" || !c.cn.exec {
 		return "", false
 	}
 	return schema, true

@@ -169,9 +169,9 @@ func Open(cfg Config) (*Store, error) {
 	if pc.ConnectTimeout == 0 {
 		pc.ConnectTimeout = 5 * time.Second
 	}
-	cn := &connector{base: stdlib.GetConnector(*pc), mode: cfg.SearchPath, admit: newAdmission(),
-		cache: !cfg.NoStatementCache && pc.DefaultQueryExecMode == pgx.QueryExecModeExec &&
-			!strings.Contains(cfg.URL, "default_query_exec_mode")}
+	exec := pc.DefaultQueryExecMode == pgx.QueryExecModeExec
+	cn := &connector{base: stdlib.GetConnector(*pc), mode: cfg.SearchPath, admit: newAdmission(), exec: exec,
+		cache: !cfg.NoStatementCache && exec && !strings.Contains(cfg.URL, "default_query_exec_mode")}
 	db := sql.OpenDB(cn)
 	db.SetMaxOpenConns(cfg.MaxConns)
 	db.SetMaxIdleConns(min(cfg.MaxIdleConns, cfg.MaxConns))
