@@ -16,25 +16,8 @@ import (
 // update event only when the claims changed.
 func TestLoadMirror(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(sqlite.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	db, err := st.Acquire(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Release()
-	version, err := store.SchemaVersion(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cols, err := store.LoadCollections(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := records.NewService(records.NewSchema(version, cols), db.Dialect(), rules.SQLite, nil)
+	db, svc := acmeService(t)
+	version := svc.Schema.Version
 	id := &base.Identity{Org: "acme", Subject: "ann", UserID: base.UserRecordID("ann"), Claims: map[string]any{"sub": "ann", "name": "Ann", "email": "ann@acme.test"}}
 
 	tests := []struct {
@@ -84,25 +67,8 @@ func TestLoadMirror(t *testing.T) {
 // of its own), nil when it does not, and the mirror read unchanged.
 func TestLoadMirrorPrefetch(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(sqlite.Config{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	db, err := st.Acquire(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Release()
-	version, err := store.SchemaVersion(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cols, err := store.LoadCollections(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := records.NewService(records.NewSchema(version, cols), db.Dialect(), rules.SQLite, nil)
+	db, svc := acmeService(t)
+	version := svc.Schema.Version
 	id := &base.Identity{Org: "acme", Subject: "ann", UserID: base.UserRecordID("ann"), Claims: map[string]any{"sub": "ann", "name": "Ann"}}
 	if _, err := svc.EnsureUserFrom(ctx, db, id, nil); err != nil {
 		t.Fatal(err)
@@ -133,4 +99,30 @@ func TestLoadMirrorPrefetch(t *testing.T) {
 			t.Errorf("prefetch of %s: %+v, want named %q", tt.preID, pre.Record, tt.want)
 		}
 	}
+}
+
+// acmeService opens org "acme" on a fresh SQLite store (released when t
+// ends) and a Service over its schema.
+func acmeService(t *testing.T) (store.DB, *records.Service) {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlite.Open(sqlite.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	db, err := st.Acquire(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Release)
+	version, err := store.SchemaVersion(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := store.LoadCollections(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, records.NewService(records.NewSchema(version, cols), db.Dialect(), rules.SQLite, nil)
 }
