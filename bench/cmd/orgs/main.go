@@ -23,6 +23,14 @@
 // the server process's CPU time (user+system) over the phase divided by
 // its requests, less sensitive to the shared machine's noise.
 //
+// For libSQL, sqld keeps about six files open per loaded namespace and
+// closes them only when it evicts one: -sqld-active (--max-active-namespaces)
+// bounds them, -sqld-flags passes other sqld flags, and -retry-503 retries
+// the 503 that Base answers when sqld, evicting, loses a namespace under a
+// request (counted in the table). Their defaults come from ORGS_SQLD_ACTIVE,
+// ORGS_SQLD_FLAGS and ORGS_RETRY_503, which bench/scripts/orgs.sh passes
+// through.
+//
 //	go run ./bench/cmd/orgs -base /tmp/base -engines sqlite,postgres,libsql -n 10000
 package main
 
