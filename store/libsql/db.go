@@ -62,15 +62,23 @@ type tx struct {
 }
 
 func beginImmediate(ctx context.Context, d *sql.DB, release func()) (*tx, error) {
-	c, err := d.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	for attempt := 0; ; attempt++ {
+		c, err := d.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		_, err = c.ExecContext(ctx, "BEGIN IMMEDIATE")
+		if err == nil {
+			return &tx{c: c, release: release}, nil
+		}
 		discard(c)
-		return nil, err
+		// The org's handle is open, so its namespace exists: a refusal
+		// saying otherwise is sqld's eviction race (see missingRetries),
+		// retried on a new connection.
+		if attempt == len(missingRetries) || !isMissingNamespace(err) || !pause(ctx, missingRetries[attempt]) {
+			return nil, err
+		}
 	}
-	return &tx{c: c, release: release}, nil
 }
 
 // discard closes c and drops its stream from the pool.

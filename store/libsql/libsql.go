@@ -46,7 +46,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -151,7 +150,7 @@ func (s *Store) OrgURL(org string) (string, error) {
 	return strings.ReplaceAll(s.cfg.URL, "{org}", org), nil
 }
 
-func (s *Store) connector(org string) (driver.Connector, error) {
+func (s *Store) connector(org string) (*connector, error) {
 	u, err := s.OrgURL(org)
 	if err != nil {
 		return nil, err
@@ -177,7 +176,7 @@ func (s *Store) connector(org string) (driver.Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return connector{c}, nil
+	return &connector{base: c}, nil
 }
 
 // Acquire returns org's database, creating its namespace (with AdminURL)
@@ -223,7 +222,11 @@ func (s *Store) open(ctx context.Context, h *handle) error {
 			h.db.Close()
 			return fmt.Errorf("open org %q: %w", h.org, err)
 		}
+		c.exists.Store(true)
 		err = h.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	}
+	if err == nil {
+		c.exists.Store(true)
 	}
 	if err != nil {
 		h.db.Close()
