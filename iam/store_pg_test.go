@@ -70,19 +70,7 @@ func pgURL(tb testing.TB) string {
 // code, revocation, key rotation, the admin API and balances — against a
 // real PostgreSQL.
 func TestPostgresSuite(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
-	if pgTestURL != "" {
-		t.Skip("the whole package already runs on BASE_TEST_PG_URL")
-	}
-	url := pgURL(t)
-	pgTestURL = url
-	t.Cleanup(func() { pgTestURL = "" })
-	for _, tc := range []struct {
-		name string
-		test func(*testing.T)
-	}{
+	runOnPostgres(t, []namedTest{
 		{"AuthorizationCodeFlow", TestAuthorizationCodeFlow}, // includes refresh rotation and reuse detection
 		{"NegativeCodeRedemption", TestNegativeCodeRedemption},
 		{"LoginThrottling", TestLoginThrottling},
@@ -104,7 +92,27 @@ func TestPostgresSuite(t *testing.T) {
 		{"ErrorMasking", TestErrorMasking},
 		{"BootstrapPlatformAdmin", TestBootstrapPlatformAdmin},
 		{"AMRDeviceAndMigration", TestAMRDeviceAndMigration}, // ALTER TABLE … ADD COLUMN on PostgreSQL
-	} {
+	})
+}
+
+type namedTest struct {
+	name string
+	test func(*testing.T)
+}
+
+// runOnPostgres runs tests as subtests with the IAM on a PostgreSQL
+// started for them (skipped when the whole package already runs on
+// BASE_TEST_PG_URL, or with -short).
+func runOnPostgres(t *testing.T, tests []namedTest) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	if pgTestURL != "" {
+		t.Skip("the whole package already runs on BASE_TEST_PG_URL")
+	}
+	pgTestURL = pgURL(t)
+	t.Cleanup(func() { pgTestURL = "" })
+	for _, tc := range tests {
 		t.Run(tc.name, tc.test)
 	}
 }

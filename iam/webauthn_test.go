@@ -542,19 +542,7 @@ func TestPasskeyUnavailableOnIPIssuer(t *testing.T) {
 // PostgreSQL (the ceremonies, credentials and pending second factors are
 // portable SQL).
 func TestPasskeyPostgres(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
-	if pgTestURL != "" {
-		t.Skip("the whole package already runs on BASE_TEST_PG_URL")
-	}
-	url := pgURL(t)
-	pgTestURL = url
-	t.Cleanup(func() { pgTestURL = "" })
-	for _, tc := range []struct {
-		name string
-		test func(*testing.T)
-	}{
+	runOnPostgres(t, []namedTest{
 		{"RegistrationAndPasswordlessLogin", TestPasskeyRegistrationAndPasswordlessLogin},
 		{"LoginRefusals", TestPasskeyLoginRefusals},
 		{"CeremonyAcrossInstances", TestPasskeyCeremonyAcrossInstances},
@@ -562,9 +550,7 @@ func TestPasskeyPostgres(t *testing.T) {
 		{"MFARequired", TestMFARequired},
 		{"Throttling", TestPasskeyThrottling},
 		{"AMR", TestAMR},
-	} {
-		t.Run(tc.name, tc.test)
-	}
+	})
 }
 
 // TestPasskeyOfDisabledUser: a disabled account's valid passkey is refused
