@@ -668,8 +668,6 @@ func (p *proc) stop() {
 // process) and receives the missed event from the Redis replay log, then
 // live events.
 func TestRealtimeHubRestart(t *testing.T) {
-	_, err := exec.LookPath("redis-server")
-	need(t, err == nil, "redis-server")
 	r := testsrv.StartRedis(t)
 	bin := buildBase(t, t.TempDir())
 	dir := t.TempDir()
@@ -751,8 +749,6 @@ func (l *logBuffer) String() string {
 // events that wait longer than the replay window are dropped, counted
 // (Stats.PublishFailed) and logged, and delivery resumes afterwards.
 func TestRealtimeRedisOutageCounted(t *testing.T) {
-	_, err := exec.LookPath("redis-server")
-	need(t, err == nil, "redis-server")
 	r := testsrv.StartRedis(t)
 	logs := &logBuffer{}
 	newBus := func(window time.Duration, lg *slog.Logger) *redisbus.Bus {

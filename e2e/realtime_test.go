@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -29,8 +28,6 @@ import (
 // reconnects through the proxy with Last-Event-ID and receives what it
 // missed.
 func TestRealtimeTwoInstances(t *testing.T) {
-	_, err := exec.LookPath("redis-server")
-	need(t, err == nil, "redis-server")
 	r := testsrv.StartRedis(t)
 	bin := buildBase(t, t.TempDir())
 	dir := t.TempDir()
