@@ -269,22 +269,29 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, a authzReques
 		p.WebAuthn = &webauthnButton{Label: "Sign in with a passkey", Begin: PathWebAuthnLoginBegin + "?" + q.Encode(), Finish: PathWebAuthnLoginFinish}
 	}
 	status := http.StatusOK
-	var th *errThrottled
-	switch {
-	case loginErr == nil:
-	case errors.As(loginErr, &th):
-		status = http.StatusTooManyRequests
-		w.Header().Set("Retry-After", fmt.Sprint(int(th.retryAfter.Seconds())))
-		p.Error = "Too many failed sign-in attempts. Try again later."
-	case errors.Is(loginErr, errBadCredentials):
-		status = http.StatusUnauthorized
-		p.Error = "Invalid username or password."
-	default:
-		s.log.Error("iam: login", "err", loginErr)
-		status = http.StatusInternalServerError
-		p.Error = "Something went wrong while processing your request."
+	if loginErr != nil {
+		status = s.signInFailure(w, &p, loginErr, "iam: login")
 	}
 	renderPage(w, status, p)
+}
+
+// signInFailure puts the message of a failed password sign-in on p and
+// returns the page's status: 429 with Retry-After while throttled, 401 for
+// wrong credentials, else 500 (logged under op).
+func (s *Server) signInFailure(w http.ResponseWriter, p *page, err error, op string) int {
+	var th *errThrottled
+	switch {
+	case errors.As(err, &th):
+		w.Header().Set("Retry-After", fmt.Sprint(int(th.retryAfter.Seconds())))
+		p.Error = "Too many failed sign-in attempts. Try again later."
+		return http.StatusTooManyRequests
+	case errors.Is(err, errBadCredentials):
+		p.Error = "Invalid username or password."
+		return http.StatusUnauthorized
+	}
+	s.log.Error(op, "err", err)
+	p.Error = "Something went wrong while processing your request."
+	return http.StatusInternalServerError
 }
 
 // finishAuthorize issues a code and redirects to the client.

@@ -2,7 +2,6 @@ package iam
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 )
@@ -55,25 +54,15 @@ func (s *Server) hostSignIn(w http.ResponseWriter, r *http.Request) bool {
 	if err == nil {
 		err = s.passwordSuffices(ctx, u)
 	}
-	var th *errThrottled
 	status := http.StatusOK
 	switch {
 	case err == nil:
-	case errors.As(err, &th):
-		status = http.StatusTooManyRequests
-		w.Header().Set("Retry-After", fmt.Sprint(int(th.retryAfter.Seconds())))
-		p.Error = "Too many failed sign-in attempts. Try again later."
-	case errors.Is(err, errBadCredentials):
-		status = http.StatusUnauthorized
-		p.Error = "Invalid username or password."
 	case errors.Is(err, errSecondFactor):
 		// The second factor is bound to an application's sign-in.
 		status = http.StatusForbidden
 		p.Error = "This account needs a passkey: sign in from an application of " + name + "."
 	default:
-		s.log.Error("iam: host sign-in", "err", err)
-		status = http.StatusInternalServerError
-		p.Error = "Something went wrong while processing your request."
+		status = s.signInFailure(w, &p, err, "iam: host sign-in")
 	}
 	if status != http.StatusOK {
 		renderPage(w, status, p)
