@@ -14,6 +14,7 @@ import (
 	"github.com/hanzoai/base/internal/testsrv"
 	"github.com/hanzoai/base/store"
 	"github.com/hanzoai/base/store/libsql"
+	"github.com/hanzoai/base/store/storetest"
 )
 
 // missingProxy stands between the store and sqld and answers the next
@@ -81,16 +82,7 @@ func TestMissingNamespaceRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Release()
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE "items" ("id" TEXT PRIMARY KEY NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	storetest.ExecTx(t, db, `CREATE TABLE "items" ("id" TEXT PRIMARY KEY NOT NULL)`)
 	count := func() int {
 		t.Helper()
 		var n int
@@ -128,7 +120,7 @@ func TestMissingNamespaceRetried(t *testing.T) {
 	}
 
 	p.refuse(1)
-	tx, err = db.Begin(ctx)
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		t.Fatalf("begin refused once: %v", err)
 	}

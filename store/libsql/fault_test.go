@@ -13,6 +13,7 @@ import (
 	"github.com/hanzoai/base/internal/testsrv"
 	"github.com/hanzoai/base/store"
 	"github.com/hanzoai/base/store/libsql"
+	"github.com/hanzoai/base/store/storetest"
 )
 
 // TestServerRestart kills sqld (SIGKILL) while writers and readers run,
@@ -40,16 +41,7 @@ func TestServerRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tx, err := db.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE "items" ("id" TEXT PRIMARY KEY NOT NULL, "n" NUMERIC NOT NULL DEFAULT 0)`); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
+		storetest.ExecTx(t, db, `CREATE TABLE "items" ("id" TEXT PRIMARY KEY NOT NULL, "n" NUMERIC NOT NULL DEFAULT 0)`)
 		db.Release()
 	}
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hanzoai/base/store"
 	"github.com/hanzoai/base/store/postgres"
+	"github.com/hanzoai/base/store/storetest"
 )
 
 // TestSessionStatementCache: direct connections prepare reads once per
@@ -23,19 +24,6 @@ func TestSessionStatementCache(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	exec := func(db store.DB, q string) {
-		t.Helper()
-		tx, err := db.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var dbs []store.DB
 	for i, def := range []string{`"v" DOUBLE PRECISION NOT NULL DEFAULT 1.5`, `"v" TEXT NOT NULL DEFAULT 'text'`} {
 		db, err := s.Acquire(ctx, fmt.Sprint("cache", i))
@@ -43,7 +31,7 @@ func TestSessionStatementCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Release()
-		exec(db, `CREATE TABLE "things" ("id" TEXT PRIMARY KEY, `+def+`); INSERT INTO "things" ("id") VALUES ('a')`)
+		storetest.ExecTx(t, db, `CREATE TABLE "things" ("id" TEXT PRIMARY KEY, `+def+`); INSERT INTO "things" ("id") VALUES ('a')`)
 		dbs = append(dbs, db)
 	}
 	read := func(db store.DB) any {
@@ -70,7 +58,7 @@ func TestSessionStatementCache(t *testing.T) {
 		t.Errorf("%d prepared reads on the connection, want one per org", prepared)
 	}
 
-	exec(dbs[0], `ALTER TABLE "things" ALTER COLUMN "v" TYPE TEXT USING CAST("v" AS TEXT)`)
+	storetest.ExecTx(t, dbs[0], `ALTER TABLE "things" ALTER COLUMN "v" TYPE TEXT USING CAST("v" AS TEXT)`)
 	if v := read(dbs[0]); v != "1.5" {
 		t.Fatalf("after the type change: %#v, want \"1.5\"", v)
 	}
@@ -199,17 +187,8 @@ func newCacheFixture(tb testing.TB, cfg postgres.Config) *cacheFixture {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(db.Release)
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS "things" ("id" TEXT PRIMARY KEY, "v" DOUBLE PRECISION NOT NULL DEFAULT 1.5);
-		INSERT INTO "things" ("id") VALUES ('a') ON CONFLICT DO NOTHING`); err != nil {
-		tb.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		tb.Fatal(err)
-	}
+	storetest.ExecTx(tb, db, `CREATE TABLE IF NOT EXISTS "things" ("id" TEXT PRIMARY KEY, "v" DOUBLE PRECISION NOT NULL DEFAULT 1.5);
+		INSERT INTO "things" ("id") VALUES ('a') ON CONFLICT DO NOTHING`)
 	qq := db.(store.Qualifier)
 	return &cacheFixture{s: s, db: db, things: qq.QualifiedTable("things"), qualified: qq.Qualified()}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/hanzoai/base/internal/testsrv"
 	"github.com/hanzoai/base/store"
 	"github.com/hanzoai/base/store/postgres"
+	"github.com/hanzoai/base/store/storetest"
 )
 
 // viaProxy returns rawURL with its host replaced by the proxy's.
@@ -42,16 +43,7 @@ func TestPipelinedReadsOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Release()
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE "things" ("id" TEXT PRIMARY KEY, "n" DOUBLE PRECISION NOT NULL DEFAULT 0)`); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	storetest.ExecTx(t, db, `CREATE TABLE "things" ("id" TEXT PRIMARY KEY, "n" DOUBLE PRECISION NOT NULL DEFAULT 0)`)
 
 	const n = 20
 	before := proxy.Writes()

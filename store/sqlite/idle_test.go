@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hanzoai/base/store/sqlite"
+	"github.com/hanzoai/base/store/storetest"
 )
 
 // orgFDs counts this process's open file descriptors on files of dir's
@@ -46,16 +47,7 @@ func TestIdleOrgsHoldNoFiles(t *testing.T) {
 	ctx := context.Background()
 	for _, org := range []string{"acme", "globex", "initech"} {
 		db := acquire(t, s, org)
-		tx, err := db.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO "users" ("id", "sub") VALUES (?, ?)`, "u"+org, "s"+org); err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
+		storetest.ExecTx(t, db, `INSERT INTO "users" ("id", "sub") VALUES (?, ?)`, "u"+org, "s"+org)
 		var n int
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM "users" WHERE "sub" = ?`, "s"+org).Scan(&n); err != nil || n != 1 {
 			t.Fatalf("%s: count = %d, %v", org, n, err)
