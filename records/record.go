@@ -73,17 +73,23 @@ func scanRecords(rows *sql.Rows, c *base.Collection) ([]*Record, error) {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, fmt.Errorf("scan %s: %w", c.Name, err)
 		}
-		data := make(map[string]any, len(fields))
-		for i, f := range fields {
-			data[f.Name] = Decode(f, dest[i])
-			dest[i] = nil
-		}
-		out = append(out, &Record{Collection: c, Data: data})
+		out = append(out, decodeRecord(c, fields, dest))
+		clear(dest)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", c.Name, err)
 	}
 	return out, nil
+}
+
+// decodeRecord is the record of c whose stored fields' column values are
+// vals.
+func decodeRecord(c *base.Collection, fields []*base.Field, vals []any) *Record {
+	data := make(map[string]any, len(fields))
+	for i, f := range fields {
+		data[f.Name] = Decode(f, vals[i])
+	}
+	return &Record{Collection: c, Data: data}
 }
 
 // sqlPart is a fragment of SQL with its bound arguments.

@@ -159,18 +159,15 @@ func (s *Service) LoadMirror(ctx context.Context, q store.Querier, userID string
 // decodeRow is the record of c in a LEFT JOIN's columns (fields' values
 // in vals), nil when the join found no row.
 func decodeRow(c *base.Collection, fields []*base.Field, vals []any) *Record {
-	data := make(map[string]any, len(fields))
-	found := false
 	for i, f := range fields {
 		if f.Name == "id" {
-			found = vals[i] != nil
+			if vals[i] == nil {
+				return nil
+			}
+			return decodeRecord(c, fields, vals)
 		}
-		data[f.Name] = Decode(f, vals[i])
 	}
-	if !found {
-		return nil
-	}
-	return &Record{Collection: c, Data: data}
+	return nil
 }
 
 // prefetchAlias names the prefetched table in LoadMirror's statement; a
