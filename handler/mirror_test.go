@@ -116,16 +116,6 @@ func checkMirrorAcrossSchemaChanges(t *testing.T, a, other *apiHarness) {
 	}
 }
 
-// pgTestURL is the URL of a PostgreSQL server for the tests:
-// BASE_TEST_PG_URL, else one started by internal/testsrv.
-func pgTestURL(t *testing.T) string {
-	t.Helper()
-	if u := os.Getenv("BASE_TEST_PG_URL"); u != "" {
-		return u
-	}
-	return testsrv.Postgres(t).URL
-}
-
 var pgPrefixes atomic.Int64
 
 // pgModes are the store's two ways of pointing statements at an org.
@@ -142,7 +132,7 @@ var pgModes = []struct {
 // schemas).
 func pgHarness(t *testing.T, mode postgres.SearchPathMode) (a, other *apiHarness, proxy *testsrv.CountingProxy) {
 	t.Helper()
-	u, err := url.Parse(pgTestURL(t))
+	u, err := url.Parse(testsrv.PostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

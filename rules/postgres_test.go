@@ -26,10 +26,7 @@ import (
 // of exec_test.go and TestOrderBy, read from that file's source so both
 // engines always run the same cases with the same expected results.
 func TestPostgres(t *testing.T) {
-	url := os.Getenv("BASE_TEST_PG_URL")
-	if url == "" {
-		url = testsrv.Postgres(t).URL
-	}
+	url := testsrv.PostgresURL(t)
 	schema := newSchema()
 	db := openPG(t, url, schema)
 	c := &Compiler{Dialect: Postgres, Schema: schema, Now: newCompiler(schema).Now}

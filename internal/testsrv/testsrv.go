@@ -102,6 +102,17 @@ type PG struct {
 	bin  string
 }
 
+// PostgresURL is the URL of a PostgreSQL server for tb:
+// BASE_TEST_PG_URL when set (an existing server), else a cluster started
+// by Postgres.
+func PostgresURL(tb testing.TB) string {
+	tb.Helper()
+	if u := os.Getenv("BASE_TEST_PG_URL"); u != "" {
+		return u
+	}
+	return Postgres(tb).URL
+}
+
 // Postgres starts a fresh PostgreSQL cluster (initdb, trust auth, fsync
 // off) and stops and removes it when tb ends. About 1 s.
 func Postgres(tb testing.TB) *PG {

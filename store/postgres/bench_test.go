@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -17,10 +16,7 @@ import (
 // instance has not seen (a fresh store: one catalogue query). Set
 // BASE_BENCH_ORGS for the org count (default 1000).
 func BenchmarkColdAcquire(b *testing.B) {
-	url := os.Getenv("BASE_TEST_PG_URL")
-	if url == "" {
-		url = testsrv.Postgres(b).URL
-	}
+	url := testsrv.PostgresURL(b)
 	storetest.BenchColdAcquire(b, 1000, func() func() (store.Store, error) {
 		prefix := fmt.Sprintf("b%d_", time.Now().UnixNano()%100000)
 		return func() (store.Store, error) { return postgres.Open(postgres.Config{URL: url, SchemaPrefix: prefix}) }

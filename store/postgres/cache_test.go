@@ -8,6 +8,7 @@ import (
 
 	"github.com/hanzoai/base"
 
+	"github.com/hanzoai/base/internal/testsrv"
 	"github.com/hanzoai/base/store"
 	"github.com/hanzoai/base/store/postgres"
 	"github.com/hanzoai/base/store/storetest"
@@ -17,7 +18,7 @@ import (
 // org and connection, orgs with same-named tables of different column
 // types never share a statement, and a column type change is survived.
 func TestSessionStatementCache(t *testing.T) {
-	s, err := postgres.Open(postgres.Config{URL: pgServer(t), SchemaPrefix: fmt.Sprintf("t%d_", prefixes.Add(1)),
+	s, err := postgres.Open(postgres.Config{URL: testsrv.PostgresURL(t), SchemaPrefix: fmt.Sprintf("t%d_", prefixes.Add(1)),
 		SearchPath: postgres.SearchPathSession, MaxConns: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +70,7 @@ func TestSessionStatementCache(t *testing.T) {
 // a prepared statement on direct connections), and a change made through
 // one instance is seen by the other on its next read.
 func TestSchemaVersionQualified(t *testing.T) {
-	url := pgServer(t)
+	url := testsrv.PostgresURL(t)
 	prefix := fmt.Sprintf("t%d_", prefixes.Add(1))
 	ctx := context.Background()
 	var dbs []store.DB
@@ -123,7 +124,7 @@ func TestSchemaVersionQualified(t *testing.T) {
 // tables with the schema and run without the org's search_path (no
 // set_config pipelined before them), in both modes.
 func TestQualifiedReads(t *testing.T) {
-	url := pgServer(t)
+	url := testsrv.PostgresURL(t)
 	ctx := context.Background()
 	for _, mode := range []postgres.SearchPathMode{postgres.SearchPathLocal, postgres.SearchPathSession} {
 		s := newStore(t, url, mode)
@@ -242,7 +243,7 @@ func (f *cacheFixture) prepared(tb testing.TB) []string {
 // schema-qualified read becomes a named prepared statement once it is
 // hot, and unqualified reads (which need the org's search_path) never do.
 func TestLocalStatementCache(t *testing.T) {
-	f := newCacheFixture(t, postgres.Config{URL: pgServer(t)})
+	f := newCacheFixture(t, postgres.Config{URL: testsrv.PostgresURL(t)})
 	if !f.s.StatementCache() {
 		t.Fatal("StatementCache() = false on a fresh default store")
 	}
@@ -277,7 +278,7 @@ func TestLocalStatementCache(t *testing.T) {
 // TestAdmissionWindow: many distinct qualified reads, each run once (a
 // crawl over many orgs), prepare nothing.
 func TestAdmissionWindow(t *testing.T) {
-	f := newCacheFixture(t, postgres.Config{URL: pgServer(t)})
+	f := newCacheFixture(t, postgres.Config{URL: testsrv.PostgresURL(t)})
 	for i := range 200 {
 		if v := f.read(t, f.qualified, fmt.Sprintf(", %d AS c", i), f.things); v != 1.5 {
 			t.Fatalf("read %d: %#v, want 1.5", i, v)
@@ -291,7 +292,7 @@ func TestAdmissionWindow(t *testing.T) {
 // TestQualifiedStalePlan: a hot qualified read survives a type change of
 // its column in the pooler-safe mode (prepared again and retried).
 func TestQualifiedStalePlan(t *testing.T) {
-	f := newCacheFixture(t, postgres.Config{URL: pgServer(t)})
+	f := newCacheFixture(t, postgres.Config{URL: testsrv.PostgresURL(t)})
 	for range postgres.AdmitHits + 1 {
 		f.readQualified(t)
 	}
@@ -322,7 +323,7 @@ func TestQualifiedStalePlan(t *testing.T) {
 // another session) or already has one of its name (42P05), the read is
 // retried unnamed and succeeds, and the store names no statement again.
 func TestLostStatementFallback(t *testing.T) {
-	url := pgServer(t)
+	url := testsrv.PostgresURL(t)
 	ctx := context.Background()
 	prefix := fmt.Sprintf("t%d_", prefixes.Add(1))
 	// The name pgx gives the hot read, learnt from a first store.
@@ -388,7 +389,7 @@ func TestLostStatementFallback(t *testing.T) {
 // TestStatementCacheOff: base_statement_cache=off (and a URL choosing its
 // own exec mode) keeps every read unnamed.
 func TestStatementCacheOff(t *testing.T) {
-	url := pgServer(t)
+	url := testsrv.PostgresURL(t)
 	sep := "?"
 	if strings.Contains(url, "?") {
 		sep = "&"

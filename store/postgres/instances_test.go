@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hanzoai/base"
+	"github.com/hanzoai/base/internal/testsrv"
 	"github.com/hanzoai/base/store"
 	"github.com/hanzoai/base/store/postgres"
 )
@@ -18,7 +19,7 @@ import (
 // three; no update may be lost and a schema change made through one is
 // seen by the others.
 func TestManyInstances(t *testing.T) {
-	url := pgServer(t)
+	url := testsrv.PostgresURL(t)
 	prefix := fmt.Sprintf("mi%d_", prefixes.Add(1))
 	var stores []*postgres.Store
 	for range 3 {

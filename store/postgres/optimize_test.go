@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/hanzoai/base/internal/testsrv"
 	"github.com/hanzoai/base/jobs"
 	"github.com/hanzoai/base/store"
 	"github.com/hanzoai/base/store/postgres"
@@ -55,7 +56,7 @@ func fillNotes(tb testing.TB, s *postgres.Store, org string, n int) {
 // every org schema of its store (the planner's estimates appear), and
 // leaves another store's schemas on the same server alone.
 func TestOptimizeAnalyzesOrgSchemas(t *testing.T) {
-	url := pgServer(t)
+	url := testsrv.PostgresURL(t)
 	s := newStore(t, url, postgres.SearchPathLocal)
 	defer s.Close()
 	other := newStore(t, url, postgres.SearchPathLocal)

@@ -31,7 +31,7 @@ func viaProxy(t *testing.T, rawURL string) (string, *testsrv.CountingProxy) {
 // the statement under one Sync), leaves no session state behind, and a
 // failing one leaves the connection idle and usable.
 func TestPipelinedReadsOneRoundTrip(t *testing.T) {
-	u, proxy := viaProxy(t, pgServer(t))
+	u, proxy := viaProxy(t, testsrv.PostgresURL(t))
 	s, err := postgres.Open(postgres.Config{URL: u, SchemaPrefix: fmt.Sprintf("t%d_", prefixes.Add(1)), MaxConns: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestPipelinedReadsOneRoundTrip(t *testing.T) {
 // (statements with arguments) are those of the stdlib path (statements
 // without arguments take it).
 func TestPipelinedValues(t *testing.T) {
-	s := newStore(t, pgServer(t), postgres.SearchPathLocal)
+	s := newStore(t, testsrv.PostgresURL(t), postgres.SearchPathLocal)
 	defer s.Close()
 	ctx := context.Background()
 	db, err := s.Acquire(ctx, "values")
@@ -145,7 +145,7 @@ func TestPipelinedValues(t *testing.T) {
 // from the URL, statements keep the BEGIN / SET LOCAL / COMMIT path and
 // still see the org's tables.
 func TestPipelinedCacheModeFallsBack(t *testing.T) {
-	u, err := url.Parse(pgServer(t))
+	u, err := url.Parse(testsrv.PostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

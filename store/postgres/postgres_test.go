@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 
@@ -11,16 +10,6 @@ import (
 	"github.com/hanzoai/base/store/postgres"
 	"github.com/hanzoai/base/store/storetest"
 )
-
-// pgURL is the server shared by the package's tests: BASE_TEST_PG_URL
-// when set (an existing server), else one started by pgServer.
-func pgServer(t *testing.T) string {
-	t.Helper()
-	if u := os.Getenv("BASE_TEST_PG_URL"); u != "" {
-		return u
-	}
-	return testsrv.Postgres(t).URL
-}
 
 var prefixes atomic.Int64
 
@@ -36,7 +25,7 @@ func newStore(t *testing.T, url string, mode postgres.SearchPathMode) *postgres.
 }
 
 func TestConformance(t *testing.T) {
-	url := pgServer(t)
+	url := testsrv.PostgresURL(t)
 	for _, mode := range []struct {
 		name string
 		mode postgres.SearchPathMode
